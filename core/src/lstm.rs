@@ -1,0 +1,303 @@
+//! The stateful LSTM generator: one step per character, O(1) work per generated character.
+//!
+//! V = vocab size, H = hidden size, L = layers (compile-time capacities; the loaded blob's
+//! dims may be smaller). Gates, per layer l and time t, with x the one-hot character (l = 0)
+//! or the layer below's h (l > 0), rows ordered i | f | g | o (spec §5):
+//!
+//! ```text
+//! z = W_ih x + W_hh h_{t-1} + b          i, f, o = sigmoid(z_i, z_f, z_o)   g = tanh(z_g)
+//! c_t = f * c_{t-1} + i * g              h_t = o * tanh(c_t)
+//! logits = W_out h_t(top layer) + b_out
+//! ```
+//!
+//! sigmoid, tanh and exp come from libm, so the host and a Cortex-M compute the same bits.
+
+use crate::blob::{Model, Quant};
+use crate::error::{ConfigError, UnknownChar};
+use crate::quant::{MAX_DOT_LEN, Operand, quantize_activations, read_f32};
+use crate::sampler::{Sampler, SamplerConfig};
+
+/// A character id of a loaded model: always < its vocab size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Token(u16);
+
+impl Token {
+    /// The id.
+    pub fn id(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl<'a, const H: usize, const V: usize, const L: usize> Model<'a, H, V, L> {
+    /// The token of `ch`, if it is in the vocabulary (no lowercasing).
+    pub fn token(&self, ch: char) -> Option<Token> {
+        self.desc
+            .vocab
+            .chars()
+            .position(|c| c == ch)
+            .map(|i| Token(i as u16))
+    }
+    /// The token with id `id`, if `id` < vocab size.
+    pub fn token_from_id(&self, id: usize) -> Option<Token> {
+        (id < self.desc.dims.vocab as usize).then_some(Token(id as u16))
+    }
+    /// The character of `token`.
+    pub fn char_of(&self, token: Token) -> char {
+        self.desc
+            .vocab
+            .chars()
+            .nth(token.id())
+            .unwrap_or(char::REPLACEMENT_CHARACTER)
+    }
+}
+
+/// What priming does with a character outside the vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUnknown {
+    /// Return [`UnknownChar`] and feed nothing.
+    Error,
+    /// Skip it.
+    Skip,
+}
+
+/// The recurrent state: h and c per layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State<const H: usize, const L: usize> {
+    pub h: [[f32; H]; L],
+    pub c: [[f32; H]; L],
+}
+
+/// Per-step scratch: quantized (or copied) activations, logits and the sampler's ranking.
+#[derive(Debug, Clone)]
+struct Scratch<const H: usize, const V: usize> {
+    hq: [i16; H], // h_{t-1} of the current layer (then the top h), quantized
+    xq: [i16; H], // the layer below's h_t, quantized
+    hf: [f32; H], // h_{t-1} of the current layer, float path
+    logits: [f32; V],
+    order: [u16; V],
+}
+
+/// Generates text from a [`Model`]: state, scratch and sampler, all fixed size, no heap.
+///
+/// ```
+/// # use charlstm_core::*;
+/// # fn demo(blob: &[u8]) -> Result<(), LoadError> {
+/// let model = Model::<128, 64, 1>::from_bytes(blob)?;
+/// let mut gen = Generator::new(&model, SamplerConfig::temperature(0.5), 42).unwrap();
+/// gen.prime("the ", OnUnknown::Skip).unwrap();
+/// for ch in gen.chars(100) { /* write ch to the UART */ }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Generator<'m, 'a, const H: usize, const V: usize, const L: usize> {
+    model: &'m Model<'a, H, V, L>,
+    state: State<H, L>,
+    scratch: Scratch<H, V>,
+    sampler: Sampler,
+}
+
+impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H, V, L> {
+    /// A generator at the zero state. Fails only on bad sampler settings.
+    pub fn new(
+        model: &'m Model<'a, H, V, L>,
+        config: SamplerConfig,
+        seed: u64,
+    ) -> Result<Self, ConfigError> {
+        const {
+            assert!(H >= 1 && V >= 1 && L >= 1, "capacities must be at least 1");
+            assert!(
+                H <= MAX_DOT_LEN,
+                "H above MAX_DOT_LEN could overflow the i32 dot product"
+            );
+            assert!(V <= u16::MAX as usize, "token ids are u16");
+        }
+        let mut g = Generator {
+            model,
+            state: State {
+                h: [[0.0; H]; L],
+                c: [[0.0; H]; L],
+            },
+            scratch: Scratch {
+                hq: [0; H],
+                xq: [0; H],
+                hf: [0.0; H],
+                logits: [0.0; V],
+                order: [0; V],
+            },
+            sampler: Sampler::new(config, seed)?,
+        };
+        g.reset();
+        Ok(g)
+    }
+
+    /// The model.
+    pub fn model(&self) -> &'m Model<'a, H, V, L> {
+        self.model
+    }
+
+    /// Back to the zero state. Policy: the next character is then drawn from the logits of
+    /// h = 0, which are the output bias (an empty prime starts here).
+    pub fn reset(&mut self) {
+        self.state.h = [[0.0; H]; L];
+        self.state.c = [[0.0; H]; L];
+        self.update_logits();
+    }
+
+    /// The recurrent state.
+    pub fn state(&self) -> &State<H, L> {
+        &self.state
+    }
+
+    /// Logits for the next character (valid until the next sample).
+    pub fn logits(&self) -> &[f32] {
+        &self.scratch.logits[..self.vocab()]
+    }
+
+    /// Feeds `text` one character at a time, lowercased first if the model's corpus was.
+    /// With `OnUnknown::Error`, a character outside the vocabulary feeds nothing and names it.
+    /// Returns how many characters were fed.
+    pub fn prime(&mut self, text: &str, on_unknown: OnUnknown) -> Result<usize, UnknownChar> {
+        let model = self.model;
+        let lower = model.lowercase();
+        if on_unknown == OnUnknown::Error {
+            for (position, ch) in text.chars().enumerate() {
+                if lowered(ch, lower).any(|c| model.token(c).is_none()) {
+                    return Err(UnknownChar { ch, position });
+                }
+            }
+        }
+        let mut fed = 0;
+        for ch in text.chars() {
+            for token in lowered(ch, lower).filter_map(|c| model.token(c)) {
+                self.step(token);
+                fed += 1;
+            }
+        }
+        Ok(fed)
+    }
+
+    /// Samples the next token from the current logits and feeds it back.
+    pub fn next_token(&mut self) -> Token {
+        let v = self.vocab();
+        let id = self
+            .sampler
+            .sample(&mut self.scratch.logits[..v], &mut self.scratch.order[..v]);
+        let token = Token(id.min(v - 1) as u16);
+        self.step(token);
+        token
+    }
+
+    /// Samples the next character and feeds it back.
+    pub fn next_char(&mut self) -> char {
+        let token = self.next_token();
+        self.model.char_of(token)
+    }
+
+    /// The next `n` characters, one at a time (no buffer of the whole output).
+    pub fn chars(&mut self, n: usize) -> impl Iterator<Item = char> + '_ {
+        (0..n).map(move |_| self.next_char())
+    }
+
+    /// Up to `n` characters into a fixed-capacity string; stops early when it is full.
+    pub fn generate<const N: usize>(&mut self, n: usize) -> heapless::String<N> {
+        let mut out = heapless::String::new();
+        for _ in 0..n {
+            let ch = self.next_char();
+            if out.push(ch).is_err() {
+                break;
+            }
+        }
+        out
+    }
+
+    fn vocab(&self) -> usize {
+        self.model.desc.dims.vocab as usize
+    }
+
+    // -----------------------------------------------------------------------
+    // One time step
+
+    /// Feeds one character: every layer advances one step, then the logits are updated.
+    pub fn step(&mut self, token: Token) {
+        let h = self.model.desc.dims.hidden as usize;
+        let quantized = self.model.quant() == Quant::I8RowScaled;
+        let Scratch { hq, xq, hf, .. } = &mut self.scratch;
+        for (l, layer) in self.model.layers.iter().enumerate() {
+            let (below, this) = self.state.h.split_at_mut(l);
+            let h_prev = &mut this[0][..h];
+            // The layer's input contribution for row r: a column lookup for the one-hot
+            // character at layer 0, a product with the layer below's h_t above it.
+            let x = match below.last() {
+                None => None,
+                Some(h_below) if quantized => {
+                    let scale = quantize_activations(&h_below[..h], &mut xq[..h]);
+                    Some(Operand::I16 { q: &xq[..h], scale })
+                }
+                Some(h_below) => Some(Operand::F32(&h_below[..h])),
+            };
+            // h_{t-1} is overwritten unit by unit below, so the product reads a copy.
+            let hidden = if quantized {
+                let scale = quantize_activations(h_prev, &mut hq[..h]);
+                Operand::I16 { q: &hq[..h], scale }
+            } else {
+                hf[..h].copy_from_slice(h_prev);
+                Operand::F32(&hf[..h])
+            };
+            let c = &mut self.state.c[l][..h];
+            for (k, (h_k, c_k)) in h_prev.iter_mut().zip(c.iter_mut()).enumerate() {
+                let rows = [k, h + k, 2 * h + k, 3 * h + k];
+                let zh = layer.w_hh.dot4(rows, hidden);
+                let zx = match x {
+                    None => rows.map(|r| layer.w_ih.get(r, token.id())),
+                    Some(x) => layer.w_ih.dot4(rows, x),
+                };
+                let z: [f32; 4] =
+                    core::array::from_fn(|j| read_f32(layer.bias, rows[j]) + zx[j] + zh[j]);
+                *h_k = cell(z, c_k);
+            }
+        }
+        self.update_logits();
+    }
+
+    /// logits = W_out h_top + b_out.
+    fn update_logits(&mut self) {
+        let (h, v) = (self.model.desc.dims.hidden as usize, self.vocab());
+        let top = self.state.h.last().map_or(&[][..], |t| &t[..h]);
+        let x = if self.model.quant() == Quant::I8RowScaled {
+            let scale = quantize_activations(top, &mut self.scratch.hq[..h]);
+            Operand::I16 {
+                q: &self.scratch.hq[..h],
+                scale,
+            }
+        } else {
+            Operand::F32(top)
+        };
+        for (r, z) in self.scratch.logits[..v].iter_mut().enumerate() {
+            *z = read_f32(self.model.b_out, r) + self.model.w_out.dot(r, x);
+        }
+    }
+}
+
+/// `ch` as is, or its lowercase form (which may be several characters).
+fn lowered(ch: char, lower: bool) -> impl Iterator<Item = char> {
+    let plain = core::iter::once(ch).filter(move |_| !lower);
+    plain.chain(ch.to_lowercase().filter(move |_| lower))
+}
+
+/// The LSTM cell update for one unit from its four gate pre-activations (i, f, g, o):
+/// updates `c` and returns the new h.
+#[inline]
+pub fn cell(z: [f32; 4], c: &mut f32) -> f32 {
+    let i = sigmoid(z[0]);
+    let f = sigmoid(z[1]);
+    let g = libm::tanhf(z[2]);
+    let o = sigmoid(z[3]);
+    *c = f * *c + i * g;
+    o * libm::tanhf(*c)
+}
+
+/// The logistic function, 1 / (1 + e^-x), via libm.
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + libm::expf(-x))
+}

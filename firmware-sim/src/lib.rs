@@ -1,0 +1,1 @@
+//! charlstm-sim (filled by the simulator issue).

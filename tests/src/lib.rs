@@ -1,0 +1,59 @@
+//! Shared helpers for the cross-crate tests: random models and a plain f64 reference LSTM.
+
+use charlstm_core::Quant;
+use charlstm_trainer::export::{BlobMeta, FloatWeights, LayerWeights, Mat, to_blob};
+use rand_core::{Rng, SeedableRng};
+use rand_xorshift::XorShiftRng;
+
+/// Uniform values in [-scale, scale) from a seeded xorshift.
+pub fn uniform(rng: &mut XorShiftRng, n: usize, scale: f32) -> Vec<f32> {
+    (0..n)
+        .map(|_| ((rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0) * scale)
+        .collect()
+}
+
+/// A model with random weights: `vocab` is its characters in id order.
+pub fn random_weights(vocab: &str, hidden: usize, layers: usize, seed: u64) -> FloatWeights {
+    let mut rng = XorShiftRng::seed_from_u64(seed);
+    let v = vocab.chars().count();
+    let mut mat = |rows, cols, scale| Mat {
+        rows,
+        cols,
+        data: uniform(&mut rng, rows * cols, scale),
+    };
+    let layers = (0..layers)
+        .map(|l| LayerWeights {
+            w_ih: mat(4 * hidden, if l == 0 { v } else { hidden }, 0.8),
+            w_hh: mat(4 * hidden, hidden, 0.3),
+            b: mat(1, 4 * hidden, 0.5).data,
+        })
+        .collect();
+    FloatWeights {
+        vocab: vocab.to_string(),
+        lowercase: false,
+        hidden,
+        layers,
+        w_out: mat(v, hidden, 1.5),
+        b_out: mat(1, v, 0.5).data,
+    }
+}
+
+/// Metadata for test blobs.
+pub fn test_meta() -> BlobMeta {
+    BlobMeta {
+        recipe: "random weights (test)".into(),
+        corpus_name: "none".into(),
+        corpus_chars: 0,
+        val_bpc_float: f32::NAN,
+        val_bpc_quant: f32::NAN,
+    }
+}
+
+/// A blob of random weights.
+pub fn random_blob(vocab: &str, hidden: usize, layers: usize, seed: u64, quant: Quant) -> Vec<u8> {
+    to_blob(
+        &random_weights(vocab, hidden, layers, seed),
+        &test_meta(),
+        quant,
+    )
+}
