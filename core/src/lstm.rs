@@ -262,7 +262,9 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
     /// logits = W_out h_top + b_out.
     fn update_logits(&mut self) {
         let (h, v) = (self.model.desc.dims.hidden as usize, self.vocab());
-        let top = self.state.h.last().map_or(&[][..], |t| &t[..h]);
+        // The model's top layer, which may sit below the capacity L.
+        let top_layer = self.model.layers.len().saturating_sub(1);
+        let top = self.state.h.get(top_layer).map_or(&[][..], |t| &t[..h]);
         let x = if self.model.quant() == Quant::I8RowScaled {
             let scale = quantize_activations(top, &mut self.scratch.hq[..h]);
             Operand::I16 {

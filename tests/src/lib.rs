@@ -57,3 +57,5 @@ pub fn random_blob(vocab: &str, hidden: usize, layers: usize, seed: u64, quant: 
         quant,
     )
 }
+
+pub mod reference;
