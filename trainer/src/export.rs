@@ -161,3 +161,75 @@ pub fn to_blob(w: &FloatWeights, meta: &BlobMeta, quant: Quant) -> Vec<u8> {
     buf.truncate(len);
     buf
 }
+
+// ---------------------------------------------------------------------------
+// Quantization report: the int8 blob, float vs int8 validation loss, weight errors
+
+/// Quantization error of one tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorError {
+    /// As charlstm-core names it, e.g. `layer 0 w_hh`.
+    pub name: String,
+    pub max_abs: f32,
+    pub mean_abs: f32,
+}
+
+/// Max and mean |w − dequantized(quantized(w))| of every matrix (biases stay f32).
+pub fn tensor_errors(w: &FloatWeights) -> Vec<TensorError> {
+    let mut mats: Vec<(String, &Mat)> = Vec::new();
+    for (l, layer) in w.layers.iter().enumerate() {
+        mats.push((format!("layer {l} w_ih"), &layer.w_ih));
+        mats.push((format!("layer {l} w_hh"), &layer.w_hh));
+    }
+    mats.push(("output w_out".into(), &w.w_out));
+    mats.into_iter()
+        .map(|(name, m)| {
+            let q = StoredTensor::new(m, Quant::I8RowScaled).dequantized(m, Quant::I8RowScaled);
+            let errs = m.data.iter().zip(&q).map(|(a, b)| (a - b).abs());
+            let (max, sum) = errs.fold((0.0f32, 0.0f64), |(m, s), e| (m.max(e), s + e as f64));
+            TensorError {
+                name,
+                max_abs: max,
+                mean_abs: (sum / m.data.len().max(1) as f64) as f32,
+            }
+        })
+        .collect()
+}
+
+/// The result of [`quantize_and_evaluate`].
+#[derive(Debug, Clone)]
+pub struct ExportReport {
+    /// The int8 blob, with both validation figures in its metadata.
+    pub blob: Vec<u8>,
+    /// Float model (ndarray forward).
+    pub float: crate::eval::ValLoss,
+    /// int8 model (charlstm-core).
+    pub quant: crate::eval::ValLoss,
+    pub errors: Vec<TensorError>,
+}
+
+/// Quantizes `params` to an int8 blob, measures float and int8 validation loss on `val`
+/// (same definition, see `eval`) and stores both in the blob's metadata via `meta(float_bpc,
+/// quant_bpc)`.
+pub fn quantize_and_evaluate(
+    params: &crate::model::Params<f32>,
+    vocab: &str,
+    lowercase: bool,
+    val: &[crate::corpus::Tok],
+    meta: impl Fn(f64, f64) -> BlobMeta,
+) -> anyhow::Result<ExportReport> {
+    let w = params.to_float_weights(vocab, lowercase);
+    let float = crate::eval::val_loss_float(params, val)?;
+    // The metadata does not change the weights, so the first encoding measures the int8 model.
+    let probe = to_blob(&w, &meta(float.bpc(), f64::NAN), Quant::I8RowScaled);
+    let model = crate::eval::HostModel::from_bytes(&probe)
+        .map_err(|e| anyhow::anyhow!("the quantized model does not load in charlstm-core: {e}"))?;
+    let quant = crate::eval::val_loss_blob(&model, val)?;
+    let blob = to_blob(&w, &meta(float.bpc(), quant.bpc()), Quant::I8RowScaled);
+    Ok(ExportReport {
+        blob,
+        float,
+        quant,
+        errors: tensor_errors(&w),
+    })
+}

@@ -1,0 +1,128 @@
+//! Checkpoints: everything a run needs to continue exactly (float weights, optimizer moments,
+//! RNG, position, carried state, metrics so far), as postcard, written atomically: a temp
+//! file in the same directory, fsync, rename. A kill at any moment leaves the last
+//! checkpoint intact.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use rand_xorshift::XorShiftRng;
+use serde::{Deserialize, Serialize};
+
+use crate::layers::State;
+use crate::model::Params;
+use crate::optim::Optimizer;
+use crate::train::{MetricsRow, TrainConfig};
+
+/// First bytes of a checkpoint file.
+pub const MAGIC: [u8; 8] = *b"CLSMCKPT";
+/// Bumped whenever `Checkpoint` changes shape.
+pub const VERSION: u32 = 1;
+
+/// A training run's complete state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub config: TrainConfig,
+    /// The characters in id order.
+    pub vocab: String,
+    pub lowercase: bool,
+    pub corpus_name: String,
+    pub corpus_chars: u64,
+    pub params: Params<f32>,
+    pub optimizer: Optimizer,
+    /// The run's RNG (shuffling), as it is after `step` updates.
+    pub rng: XorShiftRng,
+    /// Completed epochs.
+    pub epoch: u64,
+    /// Optimizer steps taken so far.
+    pub step: u64,
+    /// Steps done in the current, unfinished epoch (0 at an epoch boundary).
+    pub step_in_epoch: u64,
+    /// Sum of the per-step training losses of the current epoch so far.
+    pub epoch_loss_sum: f64,
+    /// The carried recurrent state of each shard (TBPTT).
+    pub states: Vec<State<f32>>,
+    /// The order of the current epoch's windows (Keras recipe).
+    pub order: Vec<u32>,
+    /// Training seconds so far (for metrics.csv's `elapsed_s`).
+    pub elapsed_s: f64,
+    /// The text every epoch's samples start from.
+    pub prime: String,
+    /// metrics.csv, row by row (the file is rewritten from these).
+    pub metrics: Vec<MetricsRow>,
+}
+
+impl Checkpoint {
+    /// Serialized with a magic and version in front.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let mut out = MAGIC.to_vec();
+        out.extend(VERSION.to_le_bytes());
+        out.extend(postcard::to_allocvec(self).context("serializing the checkpoint")?);
+        Ok(out)
+    }
+
+    /// Reads and validates a checkpoint file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).with_context(|| {
+            format!(
+                "cannot read checkpoint {} (give the checkpoint.bin a training run wrote)",
+                path.display()
+            )
+        })?;
+        if bytes.len() < 12 || bytes[..8] != MAGIC {
+            bail!(
+                "{}: not a charlstm-train checkpoint (give the checkpoint.bin a training run wrote; \
+                 for a model.blob use --blob)",
+                path.display()
+            );
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if version != VERSION {
+            bail!(
+                "{}: checkpoint version {version}, this build reads {VERSION} (retrain with this version)",
+                path.display()
+            );
+        }
+        let ck: Checkpoint = postcard::from_bytes(&bytes[12..]).with_context(|| {
+            format!(
+                "{}: the checkpoint is truncated or corrupted (use an intact one or retrain)",
+                path.display()
+            )
+        })?;
+        Ok(ck)
+    }
+}
+
+/// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable (best effort: not every platform can open a dir).
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| {
+        format!(
+            "cannot write {} (check that the directory exists and is writable, and the disk has space)",
+            path.display()
+        )
+    })
+}

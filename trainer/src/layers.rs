@@ -1,0 +1,417 @@
+//! The network's ops, each an adjacent `_forward` / `_backward` pair with the same argument
+//! order (as llm.c's train_gpt2.c). Backward ADDS (+=) into every `d*` buffer, so gradients
+//! sum over time steps and shards for free and zeroing is an explicit call.
+//!
+//! Legend: V = vocab size, H = hidden size, T = time steps of a window, B = streams (batch
+//! rows of a shard), N = rows of a 2-D activation (T × B, row `t * B + b`).
+//! Then [`forward`] / [`backward`] run the whole network over a window: L LSTM layers over T
+//! steps (the recurrent product per step, everything else as one big product over all steps),
+//! then the dense softmax output.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
+
+use crate::corpus::Tok;
+use crate::model::{Params, Real};
+
+// ---------------------------------------------------------------------------
+// One-hot input: a column lookup of w_ih instead of a V-wide product
+
+/// `out[r, :] += w[:, tokens[r]]`. out (N, 4H), w (4H, V).
+pub fn embed_forward<F: Real>(mut out: ArrayViewMut2<F>, w: ArrayView2<F>, tokens: &[Tok]) {
+    for (mut row, &tok) in out.rows_mut().into_iter().zip(tokens) {
+        row += &w.column(tok as usize);
+    }
+}
+
+/// Backward of [`embed_forward`]: `dw[:, tokens[r]] += dout[r, :]`.
+pub fn embed_backward<F: Real>(mut dw: ArrayViewMut2<F>, dout: ArrayView2<F>, tokens: &[Tok]) {
+    for (row, &tok) in dout.rows().into_iter().zip(tokens) {
+        let mut col = dw.column_mut(tok as usize);
+        col += &row;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Dense product and bias
+
+/// `out += inp · wᵀ`. out (N, M), inp (N, K), w (M, K) (row-major weights as core stores them).
+pub fn matmul_forward<F: Real>(mut out: ArrayViewMut2<F>, inp: ArrayView2<F>, w: ArrayView2<F>) {
+    general_mat_mul(F::one(), &inp, &w.t(), F::one(), &mut out);
+}
+
+/// Backward of [`matmul_forward`]: `dinp += dout · w`, `dw += doutᵀ · inp` (either may be
+/// skipped: the recurrent product's `dw` is summed once over all steps).
+pub fn matmul_backward<F: Real>(
+    dinp: Option<ArrayViewMut2<F>>,
+    dw: Option<ArrayViewMut2<F>>,
+    dout: ArrayView2<F>,
+    inp: ArrayView2<F>,
+    w: ArrayView2<F>,
+) {
+    if let Some(mut dinp) = dinp {
+        general_mat_mul(F::one(), &dout, &w, F::one(), &mut dinp);
+    }
+    if let Some(mut dw) = dw {
+        general_mat_mul(F::one(), &dout.t(), &inp, F::one(), &mut dw);
+    }
+}
+
+/// `out[r, :] += b`. out (N, M), b (M).
+pub fn bias_forward<F: Real>(mut out: ArrayViewMut2<F>, b: ndarray::ArrayView1<F>) {
+    for mut row in out.rows_mut() {
+        row += &b;
+    }
+}
+
+/// Backward of [`bias_forward`]: `db += Σ_r dout[r, :]`.
+pub fn bias_backward<F: Real>(mut db: ndarray::ArrayViewMut1<F>, dout: ArrayView2<F>) {
+    for row in dout.rows() {
+        db += &row;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// LSTM cell (the same equations as charlstm-core's `lstm::cell`)
+
+/// One step for B rows. `gates` (B, 4H) holds the pre-activations z = W_ih x + W_hh h + b on
+/// entry and the activations i | f | g | o on exit (kept for backward).
+/// `c = f * c_prev + i * g`, `tanh_c = tanh(c)`, `h = o * tanh_c`; c_prev, c, tanh_c, h (B, H).
+pub fn lstm_cell_forward<F: Real>(
+    mut gates: ArrayViewMut2<F>,
+    c_prev: ArrayView2<F>,
+    mut c: ArrayViewMut2<F>,
+    mut tanh_c: ArrayViewMut2<F>,
+    mut h: ArrayViewMut2<F>,
+) {
+    let hid = c.ncols();
+    for r in 0..gates.nrows() {
+        let g = gates.row_mut(r).into_slice().expect("contiguous rows");
+        let (ifg, o) = g.split_at_mut(3 * hid);
+        let (if_, gg) = ifg.split_at_mut(2 * hid);
+        let (i, f) = if_.split_at_mut(hid);
+        F::sigmoid_in_place(i);
+        F::sigmoid_in_place(f);
+        F::tanh_in_place(gg);
+        F::sigmoid_in_place(o);
+        let cp = c_prev.row(r);
+        let cp = cp.as_slice().expect("contiguous rows");
+        let cr = c.row_mut(r).into_slice().expect("contiguous rows");
+        for k in 0..hid {
+            cr[k] = f[k] * cp[k] + i[k] * gg[k];
+        }
+        let tc = tanh_c.row_mut(r).into_slice().expect("contiguous rows");
+        tc.copy_from_slice(cr);
+        F::tanh_in_place(tc);
+        let hr = h.row_mut(r).into_slice().expect("contiguous rows");
+        for k in 0..hid {
+            hr[k] = o[k] * tc[k];
+        }
+    }
+}
+
+/// Backward of [`lstm_cell_forward`]. `dgates` (B, 4H) receives the pre-activation gradients,
+/// `dc_prev` (B, H) the gradient of c_prev; `dh`, `dc` (B, H) are the incoming gradients of
+/// h and c. Both outputs are added into.
+#[allow(clippy::too_many_arguments)] // the forward's arguments, each with its gradient
+pub fn lstm_cell_backward<F: Real>(
+    mut dgates: ArrayViewMut2<F>,
+    mut dc_prev: ArrayViewMut2<F>,
+    dh: ArrayView2<F>,
+    dc: ArrayView2<F>,
+    gates: ArrayView2<F>,
+    c_prev: ArrayView2<F>,
+    tanh_c: ArrayView2<F>,
+) {
+    let hid = c_prev.ncols();
+    let one = F::one();
+    for r in 0..gates.nrows() {
+        let g = gates.row(r);
+        let g = g.as_slice().expect("contiguous rows");
+        let dg = dgates.row_mut(r).into_slice().expect("contiguous rows");
+        let dcp = dc_prev.row_mut(r).into_slice().expect("contiguous rows");
+        let (dh, dc, cp, tc) = (dh.row(r), dc.row(r), c_prev.row(r), tanh_c.row(r));
+        let (dh, dc) = (dh.as_slice().unwrap(), dc.as_slice().unwrap());
+        let (cp, tc) = (cp.as_slice().unwrap(), tc.as_slice().unwrap());
+        for k in 0..hid {
+            let (i, f, gg, o) = (g[k], g[hid + k], g[2 * hid + k], g[3 * hid + k]);
+            let d_o = dh[k] * tc[k];
+            let dct = dc[k] + dh[k] * o * (one - tc[k] * tc[k]);
+            let (di, df, dgg) = (dct * gg, dct * cp[k], dct * i);
+            dcp[k] += dct * f;
+            dg[k] += di * i * (one - i);
+            dg[hid + k] += df * f * (one - f);
+            dg[2 * hid + k] += dgg * (one - gg * gg);
+            dg[3 * hid + k] += d_o * o * (one - o);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Softmax and cross-entropy (nats)
+
+/// Turns `logits` (N, V) into probabilities in place; returns Σ_r -ln p[r, targets[r]].
+pub fn softmax_xent_forward<F: Real>(mut probs: ArrayViewMut2<F>, targets: &[Tok]) -> f64 {
+    let mut loss = 0.0;
+    for (mut row, &t) in probs.rows_mut().into_iter().zip(targets) {
+        let z = row.as_slice_mut().expect("contiguous rows");
+        let max = z.iter().copied().fold(F::neg_infinity(), F::max);
+        let mut sum = F::zero();
+        for v in z.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        let zt = z[t as usize];
+        // -ln p_t = ln Σ - ln e_t, computed from the logits so p_t = 0 cannot give inf.
+        loss += sum.as_f64().ln() - zt.as_f64().ln();
+        let inv = sum.recip();
+        for v in z.iter_mut() {
+            *v *= inv;
+        }
+    }
+    loss
+}
+
+/// Backward of [`softmax_xent_forward`] for the loss scaled by `scale` (1 / predicted chars):
+/// `dlogits += scale × (p - onehot(target))`.
+pub fn softmax_xent_backward<F: Real>(
+    mut dlogits: ArrayViewMut2<F>,
+    probs: ArrayView2<F>,
+    targets: &[Tok],
+    scale: F,
+) {
+    for ((mut d, p), &t) in dlogits
+        .rows_mut()
+        .into_iter()
+        .zip(probs.rows())
+        .zip(targets)
+    {
+        d.scaled_add(scale, &p);
+        d[t as usize] -= scale;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The whole network over a window of T steps for B streams
+
+/// Which positions of a window are predicted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Predict {
+    /// Every step (char-rnn TBPTT, evaluation): targets (T × B).
+    All,
+    /// The last step only (the Keras recipe): targets (B).
+    Last,
+}
+
+/// The recurrent state of B streams: h and c per layer, each (B, H).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct State<F> {
+    pub h: Vec<Array2<F>>,
+    pub c: Vec<Array2<F>>,
+}
+
+impl<F: Real> State<F> {
+    pub fn zeros(layers: usize, b: usize, hidden: usize) -> Self {
+        State {
+            h: vec![Array2::zeros((b, hidden)); layers],
+            c: vec![Array2::zeros((b, hidden)); layers],
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.h.iter_mut().for_each(|a| a.fill(F::zero()));
+        self.c.iter_mut().for_each(|a| a.fill(F::zero()));
+    }
+}
+
+/// Activations kept by the forward pass for the backward pass, and backward scratch.
+/// Allocated once per (T, B) and reused every step.
+#[derive(Debug)]
+pub struct Workspace<F> {
+    t: usize,
+    b: usize,
+    gates: Vec<Array2<F>>,  // per layer (T·B, 4H): activated i | f | g | o
+    c: Vec<Array2<F>>,      // per layer ((T+1)·B, H): rows 0..B hold the initial state
+    h: Vec<Array2<F>>,      // per layer ((T+1)·B, H)
+    tanh_c: Vec<Array2<F>>, // per layer (T·B, H)
+    probs: Array2<F>,       // (predicted rows, V)
+    dlogits: Array2<F>,     // (predicted rows, V)
+    dgates: Array2<F>,      // (T·B, 4H)
+    dh: Array2<F>,          // (T·B, H): gradient reaching h_1..h_T of the current layer
+    dh_below: Array2<F>,    // (T·B, H)
+    dh_next: Array2<F>,     // (B, H)
+    dc_next: Array2<F>,     // (B, H)
+    dc_prev: Array2<F>,     // (B, H)
+}
+
+impl<F: Real> Workspace<F> {
+    pub fn new(p: &Params<F>, t: usize, b: usize, predict: Predict) -> Self {
+        let (v, hid, l) = (p.vocab(), p.hidden(), p.layers.len());
+        let rows = match predict {
+            Predict::All => t * b,
+            Predict::Last => b,
+        };
+        let z = |r, c| Array2::zeros((r, c));
+        Workspace {
+            t,
+            b,
+            gates: vec![z(t * b, 4 * hid); l],
+            c: vec![z((t + 1) * b, hid); l],
+            h: vec![z((t + 1) * b, hid); l],
+            tanh_c: vec![z(t * b, hid); l],
+            probs: z(rows, v),
+            dlogits: z(rows, v),
+            dgates: z(t * b, 4 * hid),
+            dh: z(t * b, hid),
+            dh_below: z(t * b, hid),
+            dh_next: z(b, hid),
+            dc_next: z(b, hid),
+            dc_prev: z(b, hid),
+        }
+    }
+
+    /// Output rows: the top layer's h_1..h_T, or h_T only.
+    fn out_rows(&self, predict: Predict) -> std::ops::Range<usize> {
+        match predict {
+            Predict::All => self.b..(self.t + 1) * self.b,
+            Predict::Last => self.t * self.b..(self.t + 1) * self.b,
+        }
+    }
+}
+
+/// Runs the window: `inputs` (T × B tokens, row t·B + b), starting from `state`, which is
+/// replaced by the final state. Returns the summed cross-entropy (nats) of `targets`.
+pub fn forward<F: Real>(
+    p: &Params<F>,
+    ws: &mut Workspace<F>,
+    state: &mut State<F>,
+    inputs: &[Tok],
+    targets: &[Tok],
+    predict: Predict,
+) -> f64 {
+    let (t_len, b) = (ws.t, ws.b);
+    for (l, layer) in p.layers.iter().enumerate() {
+        let (below, rest) = ws.h.split_at_mut(l);
+        let h = &mut rest[0];
+        let c = &mut ws.c[l];
+        let gates = &mut ws.gates[l];
+        h.slice_mut(s![..b, ..]).assign(&state.h[l]);
+        c.slice_mut(s![..b, ..]).assign(&state.c[l]);
+        // The input and bias parts for all steps at once.
+        gates.fill(F::zero());
+        bias_forward(gates.view_mut(), layer.b.view());
+        match below.last() {
+            None => embed_forward(gates.view_mut(), layer.w_ih.view(), inputs),
+            Some(hb) => matmul_forward(gates.view_mut(), hb.slice(s![b.., ..]), layer.w_ih.view()),
+        }
+        for t in 0..t_len {
+            let rows = s![t * b..(t + 1) * b, ..];
+            let (h_prev, h_next) = h.view_mut().split_at(Axis(0), (t + 1) * b);
+            let (c_prev, c_next) = c.view_mut().split_at(Axis(0), (t + 1) * b);
+            let mut g = gates.slice_mut(rows);
+            matmul_forward(g.view_mut(), h_prev.slice(rows), layer.w_hh.view());
+            lstm_cell_forward(
+                g,
+                c_prev.slice(rows),
+                c_next.slice_move(s![..b, ..]),
+                ws.tanh_c[l].slice_mut(rows),
+                h_next.slice_move(s![..b, ..]),
+            );
+        }
+        state.h[l].assign(&h.slice(s![t_len * b.., ..]));
+        state.c[l].assign(&c.slice(s![t_len * b.., ..]));
+    }
+    let top = ws.h.last().expect("at least one layer");
+    let out_rows = ws.out_rows(predict);
+    ws.probs.fill(F::zero());
+    bias_forward(ws.probs.view_mut(), p.b_out.view());
+    matmul_forward(
+        ws.probs.view_mut(),
+        top.slice(s![out_rows, ..]),
+        p.w_out.view(),
+    );
+    softmax_xent_forward(ws.probs.view_mut(), targets)
+}
+
+/// Backward of [`forward`] (which must have just run on the same workspace): adds the
+/// gradient of `scale × loss` into `g`. BPTT stops at the window's initial state.
+pub fn backward<F: Real>(
+    g: &mut Params<F>,
+    p: &Params<F>,
+    ws: &mut Workspace<F>,
+    inputs: &[Tok],
+    targets: &[Tok],
+    predict: Predict,
+    scale: F,
+) {
+    let (t_len, b) = (ws.t, ws.b);
+    let out_rows = ws.out_rows(predict);
+    let n_layers = p.layers.len();
+    ws.dlogits.fill(F::zero());
+    softmax_xent_backward(ws.dlogits.view_mut(), ws.probs.view(), targets, scale);
+    bias_backward(g.b_out.view_mut(), ws.dlogits.view());
+    ws.dh.fill(F::zero());
+    let top = &ws.h[n_layers - 1];
+    let dh_rows = out_rows.start - b..out_rows.end - b; // dh row r is h row r + B
+    matmul_backward(
+        Some(ws.dh.slice_mut(s![dh_rows, ..])),
+        Some(g.w_out.view_mut()),
+        ws.dlogits.view(),
+        top.slice(s![out_rows, ..]),
+        p.w_out.view(),
+    );
+
+    for l in (0..n_layers).rev() {
+        let (layer, dlayer) = (&p.layers[l], &mut g.layers[l]);
+        ws.dgates.fill(F::zero());
+        ws.dh_next.fill(F::zero());
+        ws.dc_next.fill(F::zero());
+        for t in (0..t_len).rev() {
+            let rows = s![t * b..(t + 1) * b, ..];
+            let mut dh_t = ws.dh.slice_mut(rows);
+            dh_t += &ws.dh_next;
+            ws.dc_prev.fill(F::zero());
+            lstm_cell_backward(
+                ws.dgates.slice_mut(rows),
+                ws.dc_prev.view_mut(),
+                ws.dh.slice(rows),
+                ws.dc_next.view(),
+                ws.gates[l].slice(rows),
+                ws.c[l].slice(rows),
+                ws.tanh_c[l].slice(rows),
+            );
+            std::mem::swap(&mut ws.dc_next, &mut ws.dc_prev);
+            ws.dh_next.fill(F::zero());
+            matmul_backward(
+                Some(ws.dh_next.view_mut()),
+                None,
+                ws.dgates.slice(rows),
+                ws.h[l].slice(rows),
+                layer.w_hh.view(),
+            );
+        }
+        // The parameter gradients of all steps at once.
+        let h_prev = ws.h[l].slice(s![..t_len * b, ..]);
+        matmul_backward(
+            None,
+            Some(dlayer.w_hh.view_mut()),
+            ws.dgates.view(),
+            h_prev,
+            layer.w_hh.view(),
+        );
+        bias_backward(dlayer.b.view_mut(), ws.dgates.view());
+        if l == 0 {
+            embed_backward(dlayer.w_ih.view_mut(), ws.dgates.view(), inputs);
+        } else {
+            ws.dh_below.fill(F::zero());
+            matmul_backward(
+                Some(ws.dh_below.view_mut()),
+                Some(dlayer.w_ih.view_mut()),
+                ws.dgates.view(),
+                ws.h[l - 1].slice(s![b.., ..]),
+                layer.w_ih.view(),
+            );
+            std::mem::swap(&mut ws.dh, &mut ws.dh_below);
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Model parameters: an L-layer LSTM with a one-hot input and a dense softmax output, generic
+//! over the float type (f32 to train, f64 for the finite-difference gradient check).
+//!
+//! V = vocab size, H = hidden size. Gate rows are ordered i | f | g | o with one bias per gate
+//! row, the layout charlstm-core runs (docs/blob-format.md §5), so export is a copy.
+
+use ndarray::{Array1, Array2};
+use num_traits::Float;
+use rand_core::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::export::{FloatWeights, LayerWeights, Mat};
+
+/// The float types the trainer runs on: f32 (training) and f64 (gradient check).
+pub trait Real:
+    Float
+    + ndarray::LinalgScalar
+    + ndarray::ScalarOperand
+    + std::iter::Sum
+    + std::ops::AddAssign
+    + std::ops::SubAssign
+    + std::ops::MulAssign
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + Serialize
+    + for<'de> Deserialize<'de>
+    + 'static
+{
+    fn from_f64(x: f64) -> Self;
+    fn as_f64(self) -> f64;
+    /// `x = 1 / (1 + e^-x)` element-wise.
+    fn sigmoid_in_place(x: &mut [Self]);
+    /// `x = tanh(x)` element-wise.
+    fn tanh_in_place(x: &mut [Self]);
+}
+
+impl Real for f32 {
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    fn as_f64(self) -> f64 {
+        self as f64
+    }
+    fn sigmoid_in_place(x: &mut [f32]) {
+        for v in x {
+            *v = 1.0 / (1.0 + exp_fast(-*v));
+        }
+    }
+    fn tanh_in_place(x: &mut [f32]) {
+        // tanh x = 2 sigmoid(2x) - 1: absolute error ~1e-7, plenty for training.
+        for v in x {
+            *v = 2.0 / (1.0 + exp_fast(-2.0 * *v)) - 1.0;
+        }
+    }
+}
+
+impl Real for f64 {
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    fn as_f64(self) -> f64 {
+        self
+    }
+    fn sigmoid_in_place(x: &mut [f64]) {
+        for v in x {
+            *v = 1.0 / (1.0 + (-*v).exp());
+        }
+    }
+    fn tanh_in_place(x: &mut [f64]) {
+        for v in x {
+            *v = v.tanh();
+        }
+    }
+}
+
+/// e^x for f32, branch-free so loops over slices vectorize (std's `exp` is a libm call per
+/// element, which made the gates a third of a training step). Cephes `expf`: x = n ln2 + r,
+/// a degree-6 polynomial for e^r, then 2^n through the exponent bits. Relative error < 2e-7
+/// on the clamped range [-87, 88]; tested against `f32::exp`.
+#[inline(always)]
+pub fn exp_fast(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 × 2^23: adding it rounds to an integer
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
+    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4_f32;
+    p = p * r + 1.398_199_9e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 0.166_666_65;
+    p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// One LSTM layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LstmLayer<F> {
+    pub w_ih: Array2<F>, // (4H, V) layer 0 (a column per character), (4H, H) above
+    pub w_hh: Array2<F>, // (4H, H)
+    pub b: Array1<F>,    // (4H)
+}
+
+/// All parameters (also used, same shapes, for gradients and optimizer moments).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Params<F> {
+    pub layers: Vec<LstmLayer<F>>,
+    pub w_out: Array2<F>, // (V, H)
+    pub b_out: Array1<F>, // (V)
+}
+
+/// How the weights are initialized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    /// char-rnn: every weight uniform in (-0.08, 0.08), biases 0, forget-gate bias 1.
+    CharRnn,
+    /// Keras defaults: Glorot-uniform kernels, zero biases, forget-gate bias 1
+    /// (`unit_forget_bias`). The recurrent kernel is Glorot-uniform too (Keras uses an
+    /// orthogonal one; the difference does not matter at these sizes).
+    Keras,
+}
+
+impl<F: Real> Params<F> {
+    /// All-zero parameters of the given shape.
+    pub fn zeros(vocab: usize, hidden: usize, layers: usize) -> Self {
+        let layers = (0..layers)
+            .map(|l| LstmLayer {
+                w_ih: Array2::zeros((4 * hidden, if l == 0 { vocab } else { hidden })),
+                w_hh: Array2::zeros((4 * hidden, hidden)),
+                b: Array1::zeros(4 * hidden),
+            })
+            .collect();
+        Params {
+            layers,
+            w_out: Array2::zeros((vocab, hidden)),
+            b_out: Array1::zeros(vocab),
+        }
+    }
+
+    /// Zeros of the same shape as `self` (gradients, optimizer moments).
+    pub fn zeros_like(&self) -> Self {
+        Params::zeros(self.vocab(), self.hidden(), self.layers.len())
+    }
+
+    /// Randomly initialized parameters.
+    pub fn init(
+        vocab: usize,
+        hidden: usize,
+        layers: usize,
+        init: Init,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let mut p = Self::zeros(vocab, hidden, layers);
+        let mut fill = |a: &mut [F], fan: usize| {
+            let scale = match init {
+                Init::CharRnn => 0.08,
+                Init::Keras => (6.0 / fan as f64).sqrt(),
+            };
+            for w in a {
+                *w = F::from_f64((uniform01(rng) * 2.0 - 1.0) * scale);
+            }
+        };
+        for l in &mut p.layers {
+            let (rows, cols) = l.w_ih.dim();
+            fill(l.w_ih.as_slice_mut().expect("standard layout"), rows + cols);
+            fill(l.w_hh.as_slice_mut().expect("standard layout"), 5 * hidden);
+            l.b.slice_mut(ndarray::s![hidden..2 * hidden])
+                .fill(F::one());
+        }
+        fill(
+            p.w_out.as_slice_mut().expect("standard layout"),
+            vocab + hidden,
+        );
+        p
+    }
+
+    pub fn vocab(&self) -> usize {
+        self.w_out.nrows()
+    }
+
+    pub fn hidden(&self) -> usize {
+        self.w_out.ncols()
+    }
+
+    /// Every tensor as a flat slice, in a fixed order, with its name (as core names it).
+    pub fn tensors_mut(&mut self) -> Vec<(String, &mut [F])> {
+        let mut out = Vec::new();
+        for (l, layer) in self.layers.iter_mut().enumerate() {
+            out.push((format!("layer {l} w_ih"), flat(&mut layer.w_ih)));
+            out.push((format!("layer {l} w_hh"), flat(&mut layer.w_hh)));
+            out.push((
+                format!("layer {l} bias"),
+                layer.b.as_slice_mut().expect("standard layout"),
+            ));
+        }
+        out.push(("output w_out".into(), flat(&mut self.w_out)));
+        out.push((
+            "output bias".into(),
+            self.b_out.as_slice_mut().expect("standard layout"),
+        ));
+        out
+    }
+
+    /// Sets every value to zero (gradients between steps).
+    pub fn zero_grad(&mut self) {
+        for (_, t) in self.tensors_mut() {
+            t.fill(F::zero());
+        }
+    }
+
+    /// `self += other`, tensor by tensor (summing shard gradients).
+    pub fn add_assign(&mut self, other: &mut Self) {
+        for ((_, a), (_, b)) in self.tensors_mut().into_iter().zip(other.tensors_mut()) {
+            for (a, b) in a.iter_mut().zip(b.iter()) {
+                *a += *b;
+            }
+        }
+    }
+
+    /// Global L2 norm over all tensors, in f64.
+    pub fn norm(&mut self) -> f64 {
+        let mut s = 0.0;
+        for (_, t) in self.tensors_mut() {
+            s += t.iter().map(|x| x.as_f64() * x.as_f64()).sum::<f64>();
+        }
+        s.sqrt()
+    }
+
+    /// Whether every value is finite.
+    pub fn all_finite(&mut self) -> bool {
+        self.tensors_mut()
+            .iter()
+            .all(|(_, t)| t.iter().all(|x| x.is_finite()))
+    }
+
+    /// Converted to another float type.
+    pub fn cast<G: Real>(&self) -> Params<G> {
+        let c2 = |a: &Array2<F>| a.mapv(|x| G::from_f64(x.as_f64()));
+        let c1 = |a: &Array1<F>| a.mapv(|x| G::from_f64(x.as_f64()));
+        Params {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LstmLayer {
+                    w_ih: c2(&l.w_ih),
+                    w_hh: c2(&l.w_hh),
+                    b: c1(&l.b),
+                })
+                .collect(),
+            w_out: c2(&self.w_out),
+            b_out: c1(&self.b_out),
+        }
+    }
+}
+
+impl Params<f32> {
+    /// The exporter's input: plain row-major matrices (the layouts are already core's).
+    pub fn to_float_weights(&self, vocab: &str, lowercase: bool) -> FloatWeights {
+        let mat = |a: &Array2<f32>| Mat {
+            rows: a.nrows(),
+            cols: a.ncols(),
+            data: a.iter().copied().collect(),
+        };
+        FloatWeights {
+            vocab: vocab.to_string(),
+            lowercase,
+            hidden: self.hidden(),
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerWeights {
+                    w_ih: mat(&l.w_ih),
+                    w_hh: mat(&l.w_hh),
+                    b: l.b.to_vec(),
+                })
+                .collect(),
+            w_out: mat(&self.w_out),
+            b_out: self.b_out.to_vec(),
+        }
+    }
+}
+
+fn flat<F>(a: &mut Array2<F>) -> &mut [F] {
+    a.as_slice_mut().expect("parameters are in standard layout")
+}
+
+/// Uniform in [0, 1) with 53 random bits.
+pub fn uniform01(rng: &mut impl Rng) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
