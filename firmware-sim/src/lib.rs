@@ -1,1 +1,24 @@
-//! charlstm-sim (filled by the simulator issue).
+//! charlstm-sim: a host simulator of a microcontroller running charlstm.
+//!
+//! A flash image holds firmware, a partition header and a model region
+//! (docs/flash-layout.md); `flash` writes a blob into it as a flasher would, `run` boots it
+//! (finds the model region, loads it zero-copy through charlstm-core) and generates text
+//! over a simulated UART, and `info` tells whether a model fits each board profile. The
+//! inference, quantization, sampling and blob format all come from charlstm-core: this
+//! crate adds only the device around them.
+//!
+//! Modules, in pipeline order: [`board`] (profiles and budgets), [`flash`] (image layout,
+//! write, boot), [`footprint`] (RAM of a build, by `size_of`), [`device`] (sources and a
+//! generation run), [`uart`], [`probe`] (stack painting, counting allocator).
+
+pub mod board;
+pub mod device;
+pub mod flash;
+pub mod footprint;
+pub mod probe;
+pub mod uart;
+
+/// The model built into the binary (see build.rs).
+pub mod bundled {
+    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+}

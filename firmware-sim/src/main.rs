@@ -1,4 +1,494 @@
-fn main() {
-    eprintln!("charlstm-sim: not built yet");
-    std::process::exit(1);
+//! charlstm-sim: flash a blob into a simulated microcontroller's flash image, boot it and
+//! generate text over its UART, or describe a model and the boards it fits.
+//!
+//! Errors are one line on stderr, exit code 1 (clap's usage errors: 2). `run --raw` prints
+//! only the generated characters on stdout, everything else goes to stderr.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use charlstm_core::{Quant, SamplerConfig};
+use clap::{Args, Parser, Subcommand};
+
+use charlstm_sim::board::{self, BOARDS, Board, DEFAULT_BOARD, RAM_RESERVE};
+use charlstm_sim::device::{self, Flash, RunConfig, RunReport, Source};
+use charlstm_sim::flash;
+use charlstm_sim::footprint::{self, Build, SimModel};
+use charlstm_sim::probe::{self, CountingAlloc};
+use charlstm_sim::uart::Uart;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+/// The seed when `--seed` is not given.
+const DEFAULT_SEED: u64 = 42;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "charlstm-sim",
+    version,
+    about = "A simulated microcontroller running a charlstm model: flash weights, boot, generate over a UART"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Write a blob into a flash image as a flasher would, then read it back and verify it.
+    Flash(FlashArgs),
+    /// Boot the simulated device and generate text to its UART (stdout).
+    Run(RunArgs),
+    /// Describe a model: dims, vocabulary, quantization, metadata, sizes, board fit.
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Args)]
+struct FlashArgs {
+    /// The blob to flash (written by `charlstm-train export`).
+    blob: PathBuf,
+    /// The flash image to create or update (an existing one keeps its firmware region).
+    #[arg(long, value_name = "FILE")]
+    image: PathBuf,
+    /// Board profile: decides the flash size and the budgets.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_BOARD, value_parser = board::parse)]
+    board: &'static Board,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Boot from a flash image written by `charlstm-sim flash`.
+    #[arg(long, value_name = "FILE", conflicts_with = "blob")]
+    image: Option<PathBuf>,
+    /// Run a blob file directly (as if flashed). Without --image/--blob: the bundled model.
+    #[arg(long, value_name = "FILE")]
+    blob: Option<PathBuf>,
+    /// Text fed to the model before generating (lowercased if the model's corpus was).
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = "",
+        allow_hyphen_values = true
+    )]
+    prime: String,
+    /// Sampling temperature: finite, >= 0; 0 = always the most likely character.
+    #[arg(
+        long,
+        value_name = "T",
+        default_value_t = 0.5,
+        allow_negative_numbers = true
+    )]
+    temperature: f32,
+    /// Characters to generate.
+    #[arg(long, value_name = "N", default_value_t = 400)]
+    chars: usize,
+    /// RNG seed: the same seed, settings and model give the same text on every target.
+    #[arg(long, value_name = "S", default_value_t = DEFAULT_SEED)]
+    seed: u64,
+    /// Keep only the K most likely characters; 0 = off.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    top_k: u32,
+    /// Keep the smallest most-likely set with probability >= P; in (0, 1], 1 = off.
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 1.0,
+        allow_negative_numbers = true
+    )]
+    top_p: f32,
+    /// Board profile (default: the image's board, else stm32f411); budgets are enforced.
+    #[arg(long, value_name = "NAME", value_parser = board::parse)]
+    board: Option<&'static Board>,
+    /// Pace the UART like a serial line at B baud (8N1: 10 bits per byte).
+    #[arg(long, value_name = "B", value_parser = clap::value_parser!(u32).range(1..))]
+    baud: Option<u32>,
+    /// After generating, report flash, RAM, peak stack, heap allocations and speed (stderr).
+    #[arg(long)]
+    stats: bool,
+    /// Print exactly the generated characters on stdout: no prime, banner or newline.
+    #[arg(long)]
+    raw: bool,
+}
+
+#[derive(Debug, Args)]
+struct InfoArgs {
+    /// A blob file. Without it or --image: the bundled model.
+    blob: Option<PathBuf>,
+    /// A flash image written by `charlstm-sim flash`.
+    #[arg(long, value_name = "FILE", conflicts_with = "blob")]
+    image: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    probe::mark_allocator_installed();
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Flash(a) => flash_cmd(a),
+        Cmd::Run(a) => run_cmd(a),
+        Cmd::Info(a) => info_cmd(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A closed stdout (`| head`) ends the run, it is not an error.
+        Err(e) if device::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("charlstm-sim: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn source(image: Option<PathBuf>, blob: Option<PathBuf>) -> Source {
+    match (image, blob) {
+        (Some(p), _) => Source::Image(p),
+        (None, Some(p)) => Source::Blob(p),
+        (None, None) => Source::Bundled,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// flash
+
+fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
+    let board = a.board;
+    let label = a.blob.display().to_string();
+    let blob = device::read_file(&a.blob)?;
+    let model = device::load_model(&blob, &label)?;
+    let build = footprint::build_for(&model);
+    board
+        .check(&label, blob.len(), &build)
+        .map_err(|e| anyhow!(e))?;
+
+    let image_label = a.image.display().to_string();
+    let existing = match std::fs::read(&a.image) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => bail!("{image_label}: cannot read it: {e} (check the path)"),
+    };
+    let kept_firmware = existing.is_some();
+    let image =
+        flash::write_image(board, &blob, existing).map_err(|e| anyhow!("{image_label}: {e}"))?;
+    write_atomically(&a.image, &image).with_context(|| image_label.clone())?;
+
+    // Verify as a flasher does: read back, boot, load through the core.
+    let back = device::read_file(&a.image)?;
+    let booted =
+        flash::boot_on(&back, board).map_err(|e| anyhow!("{image_label}: verify failed: {e}"))?;
+    if booted.blob != blob.as_slice() {
+        bail!(
+            "{image_label}: verify failed: the model region differs from {label} (disk full or flaky storage? flash again)"
+        );
+    }
+    let check = device::load_model(booted.blob, &image_label)?;
+
+    let d = check.dims();
+    let region = board.model_region();
+    println!("flashed {label} -> {image_label} for {board}");
+    println!(
+        "  layout     firmware 0x0..{:#x}{}, header at {:#x}, model region {:#x}..{:#x} ({} bytes)",
+        board.firmware,
+        if kept_firmware {
+            " (kept)"
+        } else {
+            " (erased)"
+        },
+        board.header_offset(),
+        board.model_offset(),
+        board.flash,
+        group(region as u64)
+    );
+    println!(
+        "  model      {} bytes = {:.1}% of the model region, CRC-32 {:#010x}, H={} V={} L={} {}",
+        group(blob.len() as u64),
+        100.0 * blob.len() as f64 / region as f64,
+        check.crc(),
+        d.hidden,
+        d.vocab,
+        d.layers,
+        quant_name(check.quant())
+    );
+    println!(
+        "  RAM        {} bytes ({} KiB firmware + {} for a {build} build) of {}",
+        group((RAM_RESERVE as usize + build.total()) as u64),
+        RAM_RESERVE / 1024,
+        group(build.total() as u64),
+        group(board.ram as u64)
+    );
+    println!("  verified   read back, header and blob CRC-32 match, model loads");
+    Ok(())
+}
+
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".charlstm-sim-").suffix(".tmp");
+    // A flash image is an ordinary user file: rw-r--r-- rather than tempfile's private 0600.
+    #[cfg(unix)]
+    let perms = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o644);
+    #[cfg(unix)]
+    builder.permissions(perms);
+    let mut tmp = builder
+        .tempfile_in(dir)
+        .map_err(|e| anyhow!("cannot create a temporary file in {}: {e}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| anyhow!("cannot write: {e}"))?;
+    tmp.persist(path)
+        .map_err(|e| anyhow!("cannot replace the file: {}", e.error))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// run
+
+fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
+    let flash = Flash::read(source(a.image.clone(), a.blob.clone()))?;
+    let label = flash.label();
+    let (blob, boot) = flash.blob(a.board)?;
+    let board = match (a.board, &boot) {
+        (Some(b), _) => b,
+        (None, Some(boot)) => boot.board,
+        (None, None) => board::find(DEFAULT_BOARD).expect("the default board exists"),
+    };
+    let model = device::load_model(blob, &label)?;
+    let build = footprint::build_for(&model);
+    board
+        .check(&label, blob.len(), &build)
+        .map_err(|e| anyhow!(e))?;
+    let sampler = SamplerConfig {
+        temperature: a.temperature,
+        top_k: a.top_k,
+        top_p: a.top_p,
+    };
+    sampler.validate()?;
+
+    if !a.raw {
+        let d = model.dims();
+        eprintln!(
+            "charlstm-sim: {board} booted from {label}: H={} V={} L={} {}, {} bytes, CRC-32 {:#010x}; T={} top-k={} top-p={} seed={}",
+            d.hidden,
+            d.vocab,
+            d.layers,
+            quant_name(model.quant()),
+            group(blob.len() as u64),
+            model.crc(),
+            a.temperature,
+            a.top_k,
+            a.top_p,
+            a.seed
+        );
+    }
+    let cfg = RunConfig {
+        prime: a.prime.clone(),
+        sampler,
+        seed: a.seed,
+        chars: a.chars,
+        echo_prime: !a.raw,
+        measure: a.stats,
+    };
+    // stdout (and its buffer) is set up here, before generating: the loop allocates nothing.
+    let mut uart = Uart::new(io::stdout(), a.baud);
+    let report = device::run(&model, &cfg, &mut uart)?;
+    if !a.raw {
+        uart.write_str("\n")?;
+    }
+    uart.flush()?;
+    if a.stats {
+        print_stats(board, &model, &build, &report);
+    }
+    Ok(())
+}
+
+fn print_stats(board: &Board, model: &SimModel<'_>, build: &Build, r: &RunReport) {
+    let blob = model.blob_len();
+    let used = board.model_offset() as usize + blob;
+    let sim = footprint::sim_build();
+    let d = model.dims();
+    eprintln!("--- stats: {board}");
+    eprintln!(
+        "flash        {} bytes used of {} ({:.1}%): firmware {} KiB + header page + blob {}",
+        group(used as u64),
+        group(board.flash as u64),
+        100.0 * used as f64 / board.flash as f64,
+        board.firmware / 1024,
+        group(blob as u64)
+    );
+    for (what, b) in [("this simulator", &sim), ("sized build", build)] {
+        eprintln!(
+            "RAM          {:>6} bytes  {what} ({b}): model view {} + generator (state, scratch, sampler) {}",
+            group(b.total() as u64),
+            b.model_bytes,
+            group(b.generator_bytes as u64)
+        );
+    }
+    eprintln!(
+        "             sized build + {} KiB firmware stack/runtime = {} of {} bytes RAM (size_of on this 64-bit host)",
+        RAM_RESERVE / 1024,
+        group((RAM_RESERVE as usize + build.total()) as u64),
+        group(board.ram as u64)
+    );
+    match r.stack {
+        Some(s) => eprintln!(
+            "stack        {} peak for prime + {} chars (painted {} KiB on a {} KiB device thread)",
+            s.describe(),
+            r.chars,
+            s.painted / 1024,
+            device::DEVICE_STACK / 1024
+        ),
+        None => eprintln!("stack        not measured"),
+    }
+    match r.allocations {
+        Some(n) => {
+            eprintln!("heap         {n} allocations during prime + generation (counting allocator)")
+        }
+        None => eprintln!("heap         not measured (counting allocator not installed)"),
+    }
+    let secs = r.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        r.chars as f64 / secs
+    } else {
+        0.0
+    };
+    eprintln!(
+        "speed        {} chars/s on this host ({} chars in {:.3} s, UART writes included)",
+        group(rate as u64),
+        group(r.chars as u64),
+        secs
+    );
+    eprintln!(
+        "compute      {} multiply-adds per char (H={} V={} L={}), {} parameters",
+        group(model.macs_per_char() as u64),
+        d.hidden,
+        d.vocab,
+        d.layers,
+        group(model.param_count() as u64)
+    );
+}
+
+// ---------------------------------------------------------------------------
+// info
+
+fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
+    let flash = Flash::read(source(a.image, a.blob))?;
+    let label = flash.label();
+    let (blob, boot) = flash.blob(None)?;
+    let model = device::load_model(blob, &label)?;
+    let d = model.dims();
+    let m = model.meta();
+    let build = footprint::build_for(&model);
+
+    println!("model        {label}");
+    if let Some(boot) = boot {
+        let h = boot.header;
+        println!(
+            "image        flashed for {}; model region {:#x}..{:#x} ({} bytes), blob {} bytes ({:.1}% used)",
+            boot.board,
+            h.model_offset,
+            h.model_offset as u64 + h.model_len as u64,
+            group(h.model_len as u64),
+            group(h.blob_len as u64),
+            100.0 * h.blob_len as f64 / h.model_len.max(1) as f64
+        );
+    }
+    println!(
+        "dims         vocab {}, hidden {}, layers {}",
+        d.vocab, d.hidden, d.layers
+    );
+    println!("quantization {}", quant_name(model.quant()));
+    println!(
+        "vocabulary   {:?}{}",
+        model.vocab(),
+        if model.lowercase() {
+            " (lowercased corpus: prime text is lowercased)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "size         blob {} bytes, CRC-32 {:#010x}, {} parameters, {} multiply-adds per char",
+        group(model.blob_len() as u64),
+        model.crc(),
+        group(model.param_count() as u64),
+        group(model.macs_per_char() as u64)
+    );
+    println!("recipe       {}", m.recipe);
+    println!(
+        "corpus       {} ({} chars)",
+        m.corpus_name,
+        group(m.corpus_chars)
+    );
+    println!(
+        "val bpc      float {}, quantized {}",
+        bpc(m.val_bpc_float),
+        bpc(m.val_bpc_quant)
+    );
+    println!("written by   {}", m.tool_version);
+    println!(
+        "RAM          {} bytes for a {build} build (model view {} + generator {}), + {} KiB firmware stack/runtime",
+        group(build.total() as u64),
+        build.model_bytes,
+        group(build.generator_bytes as u64),
+        RAM_RESERVE / 1024
+    );
+    println!("boards       (flash: blob vs model region; RAM: needed vs board)");
+    for b in BOARDS {
+        let fit = b.fit(blob.len(), &build);
+        let verdict = match (fit.flash_over(), fit.ram_over()) {
+            (0, 0) => "fits".to_string(),
+            (f, 0) => format!("no: flash over by {} bytes", group(f as u64)),
+            (0, r) => format!("no: RAM over by {} bytes", group(r as u64)),
+            (f, r) => format!(
+                "no: flash over by {} bytes, RAM over by {} bytes",
+                group(f as u64),
+                group(r as u64)
+            ),
+        };
+        println!(
+            "  {:<11} flash {:>9} / {:>9}  RAM {:>9} / {:>9}  {verdict}",
+            b.name,
+            group(fit.blob as u64),
+            group(fit.model_region as u64),
+            group(fit.ram_needed as u64),
+            group(fit.ram as u64)
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Formatting
+
+fn quant_name(q: Quant) -> &'static str {
+    match q {
+        Quant::I8RowScaled => "int8 (per-row f32 scales)",
+        Quant::F32 => "f32",
+    }
+}
+
+fn bpc(v: f32) -> String {
+    if v.is_finite() {
+        format!("{v:.3}")
+    } else {
+        "not measured".to_string()
+    }
+}
+
+/// `1234567` -> `1,234,567`.
+fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
