@@ -14,9 +14,9 @@
 //! use charlstm_core::{Generator, Model, OnUnknown, SamplerConfig};
 //! fn run(blob: &[u8]) -> Result<(), Box<dyn core::error::Error>> {
 //!     let model = Model::<128, 64, 1>::from_bytes(blob)?;
-//!     let mut gen = Generator::new(&model, SamplerConfig::temperature(0.5), 7)?;
-//!     gen.prime("the meaning of ", OnUnknown::Error)?;
-//!     let text: heapless::String<256> = gen.generate(200);
+//!     let mut generator = Generator::new(&model, SamplerConfig::temperature(0.5), 7)?;
+//!     generator.prime("the meaning of ", OnUnknown::Error)?;
+//!     let text: heapless::String<256> = generator.generate(200);
 //!     Ok(())
 //! }
 //! ```

@@ -83,9 +83,9 @@ struct Scratch<const H: usize, const V: usize> {
 /// # use charlstm_core::*;
 /// # fn demo(blob: &[u8]) -> Result<(), LoadError> {
 /// let model = Model::<128, 64, 1>::from_bytes(blob)?;
-/// let mut gen = Generator::new(&model, SamplerConfig::temperature(0.5), 42).unwrap();
-/// gen.prime("the ", OnUnknown::Skip).unwrap();
-/// for ch in gen.chars(100) { /* write ch to the UART */ }
+/// let mut generator = Generator::new(&model, SamplerConfig::temperature(0.5), 42).unwrap();
+/// generator.prime("the ", OnUnknown::Skip).unwrap();
+/// for ch in generator.chars(100) { /* write ch to the UART */ }
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]

@@ -156,8 +156,21 @@ mod tests {
             s.sample(&mut z, &mut order)
         });
         assert_eq!(ids, KNOWN_IDS);
+        // Independently: the same RNG words against f64 softmax cumulative thresholds.
+        let mut rng = XorShiftRng::seed_from_u64(42);
+        let e = logits.map(|z| libm::exp(z as f64 - 2.0));
+        let total: f64 = e.iter().sum();
+        for &id in &KNOWN_IDS {
+            let u = (rng.next_u32() >> 8) as f64 / (1u64 << 24) as f64;
+            let mut acc = 0.0;
+            let expected = e.iter().position(|p| {
+                acc += p / total;
+                u < acc
+            });
+            assert_eq!(Some(id), expected);
+        }
     }
-    const KNOWN_IDS: [usize; 12] = [2, 2, 4, 2, 2, 0, 2, 2, 4, 2, 3, 2];
+    const KNOWN_IDS: [usize; 12] = [4, 2, 4, 4, 3, 2, 2, 2, 0, 2, 0, 2];
 
     #[test]
     fn temperature_zero_is_argmax() {
