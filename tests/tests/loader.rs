@@ -106,6 +106,7 @@ fn tiny_blob_header_is_exactly_the_documented_bytes() {
     ];
     assert_eq!(&blob[..header.len()], header);
     assert_eq!(blob.len(), 126);
+    assert_eq!(&blob[blob.len() - 4..], &[0x7a, 0x9e, 0xb5, 0x2a]); // CRC-32 0x2ab59e7a, §9
     let crc = u32::from_le_bytes(blob[blob.len() - 4..].try_into().unwrap());
     assert_eq!(crc, CRC32.checksum(&blob[..blob.len() - 4]));
     let model = M::from_bytes(&blob).unwrap();
