@@ -1,0 +1,28 @@
+//! RAM footprint: the generator (state + scratch + sampler) for H = 128, V <= 96, L = 1 fits
+//! in 4 KiB, and the model view is a few hundred bytes (its weights stay in the blob).
+
+use charlstm_core::{Generator, Model};
+use std::mem::size_of;
+
+#[test]
+fn generator_for_h128_v96_l1_fits_in_4_kib() {
+    let generator = size_of::<Generator<'_, '_, 128, 96, 1>>();
+    let model = size_of::<Model<'_, 128, 96, 1>>();
+    eprintln!("size_of Generator<128, 96, 1> = {generator} B, Model = {model} B");
+    assert!(generator <= 4096, "generator is {generator} B");
+    assert!(model <= 512, "model view is {model} B");
+}
+
+#[test]
+fn footprint_grows_with_the_capacities_not_the_blob() {
+    // h, c: 2 x L x H f32; scratch: 2 x H i16 + H f32 + V f32 + V u16.
+    let expected = |h: usize, v: usize, l: usize| 8 * h * l + 8 * h + 6 * v;
+    for (g, (h, v, l)) in [
+        (size_of::<Generator<'_, '_, 128, 64, 1>>(), (128, 64, 1)),
+        (size_of::<Generator<'_, '_, 256, 128, 2>>(), (256, 128, 2)),
+        (size_of::<Generator<'_, '_, 512, 1024, 2>>(), (512, 1024, 2)),
+    ] {
+        let arrays = expected(h, v, l);
+        assert!(g >= arrays && g <= arrays + 128, "H={h} V={v} L={l}: {g} B vs arrays {arrays} B");
+    }
+}
