@@ -147,17 +147,19 @@ pub struct RunReport {
 }
 
 /// Runs the device: a thread with a [`DEVICE_STACK`] stack creates the generator, primes
-/// it and sends `chars` characters to the UART.
+/// it, calls `ready` (the caller's banner: the prime is known good by then), and sends
+/// `chars` characters to the UART.
 pub fn run<W: Write + Send>(
     model: &SimModel<'_>,
     cfg: &RunConfig,
     uart: &mut Uart<W>,
+    ready: impl FnOnce() + Send,
 ) -> anyhow::Result<RunReport> {
     thread::scope(|s| {
         let device = thread::Builder::new()
             .name("device".into())
             .stack_size(DEVICE_STACK)
-            .spawn_scoped(s, || device_main(model, cfg, uart))
+            .spawn_scoped(s, || device_main(model, cfg, uart, ready))
             .context("cannot start the device thread")?;
         device
             .join()
@@ -169,44 +171,57 @@ fn device_main<W: Write>(
     model: &SimModel<'_>,
     cfg: &RunConfig,
     uart: &mut Uart<W>,
+    ready: impl FnOnce(),
 ) -> anyhow::Result<RunReport> {
     // The generator lives here, above the measured band, as a firmware's static would.
     let mut generator = Generator::new(model, cfg.sampler, cfg.seed)?;
-    let allocs_before = probe::allocations();
-    let mut generate = || -> anyhow::Result<(usize, Duration)> {
-        let fed = generator.prime(&cfg.prime, OnUnknown::Error).map_err(|e| {
-            anyhow!(
-                "--prime: {e} (use only characters the model knows: `charlstm-sim info` lists them)"
-            )
-        })?;
-        if cfg.echo_prime {
-            uart.write_str(&cfg.prime)?;
-        }
+    let probe = Probe { on: cfg.measure };
+
+    let (fed, prime_stack, prime_allocs) =
+        probe.measure(|| generator.prime(&cfg.prime, OnUnknown::Error));
+    let fed = fed.map_err(|e| {
+        anyhow!(
+            "--prime: {e} (use only characters the model knows: `charlstm-sim info` lists them)"
+        )
+    })?;
+    ready();
+    if cfg.echo_prime {
+        uart.write_str(&cfg.prime)?;
+    }
+
+    let (elapsed, gen_stack, gen_allocs) = probe.measure(|| -> io::Result<Duration> {
         let start = Instant::now();
         for _ in 0..cfg.chars {
             let ch = generator.next_char();
             uart.write_char(ch)?;
         }
-        Ok((fed, start.elapsed()))
-    };
-    let (result, stack) = if cfg.measure {
-        let (result, stack) = probe::measure_stack(PAINT_DEPTH, generate);
-        (result, Some(stack))
-    } else {
-        (generate(), None)
-    };
-    let allocations = match (allocs_before, probe::allocations()) {
-        (Some(before), Some(after)) if cfg.measure => Some(after - before),
-        _ => None,
-    };
-    let (fed, elapsed) = result?;
+        Ok(start.elapsed())
+    });
     Ok(RunReport {
         chars: cfg.chars,
         fed,
-        elapsed,
-        stack,
-        allocations,
+        elapsed: elapsed?,
+        stack: prime_stack.max(gen_stack),
+        allocations: prime_allocs.zip(gen_allocs).map(|(a, b)| a + b),
     })
+}
+
+/// Stack and heap measurement of one phase, when `--stats` asks for it.
+#[derive(Debug, Clone, Copy)]
+struct Probe {
+    on: bool,
+}
+
+impl Probe {
+    fn measure<R>(self, f: impl FnOnce() -> R) -> (R, Option<StackUse>, Option<u64>) {
+        if !self.on {
+            return (f(), None, None);
+        }
+        let before = probe::allocations();
+        let (result, stack) = probe::measure_stack(PAINT_DEPTH, f);
+        let allocs = before.zip(probe::allocations()).map(|(b, a)| a - b);
+        (result, Some(stack), allocs)
+    }
 }
 
 /// True if `e` is a closed stdout (e.g. `| head`): not a failure of the simulator.

@@ -269,8 +269,21 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     };
     sampler.validate()?;
 
-    if !a.raw {
-        let d = model.dims();
+    let cfg = RunConfig {
+        prime: a.prime.clone(),
+        sampler,
+        seed: a.seed,
+        chars: a.chars,
+        echo_prime: !a.raw,
+        measure: a.stats,
+    };
+    // stdout (and its buffer) is set up here, before generating: the loop allocates nothing.
+    let mut uart = Uart::new(io::stdout(), a.baud);
+    let d = model.dims();
+    let banner = || {
+        if a.raw {
+            return;
+        }
         eprintln!(
             "charlstm-sim: {board} booted from {label}: H={} V={} L={} {}, {} bytes, CRC-32 {:#010x}; T={} top-k={} top-p={} seed={}",
             d.hidden,
@@ -284,18 +297,8 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
             a.top_p,
             a.seed
         );
-    }
-    let cfg = RunConfig {
-        prime: a.prime.clone(),
-        sampler,
-        seed: a.seed,
-        chars: a.chars,
-        echo_prime: !a.raw,
-        measure: a.stats,
     };
-    // stdout (and its buffer) is set up here, before generating: the loop allocates nothing.
-    let mut uart = Uart::new(io::stdout(), a.baud);
-    let report = device::run(&model, &cfg, &mut uart)?;
+    let report = device::run(&model, &cfg, &mut uart, banner)?;
     if !a.raw {
         uart.write_str("\n")?;
     }

@@ -69,7 +69,7 @@ const PAINT: usize = 0xC5C5_5EED_C5C5_5EEDu64 as usize;
 const GAP: usize = 512;
 
 /// Peak stack of a measured call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct StackUse {
     /// Bytes from the measuring frame to the deepest overwritten word.
     pub bytes: usize,
