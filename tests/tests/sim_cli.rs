@@ -20,7 +20,10 @@ fn sim_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let exe = std::env::current_exe().expect("test binary path");
-        let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>/deps");
         let mut cargo = Command::new(env!("CARGO"));
         cargo.args(["build", "-q", "-p", "charlstm-sim", "--bin", "charlstm-sim"]);
         if dir.file_name().is_some_and(|n| n == "release") {
@@ -126,7 +129,11 @@ fn raw_run_is_exactly_the_cores_generation_from_blob_and_from_image() {
         let r = sim(&args);
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert_eq!(String::from_utf8(r.stdout).unwrap(), expected, "{source:?}");
-        assert!(r.stderr.is_empty(), "--raw writes nothing else: {}", r.stderr);
+        assert!(
+            r.stderr.is_empty(),
+            "--raw writes nothing else: {}",
+            r.stderr
+        );
     }
 }
 
@@ -177,15 +184,25 @@ fn info_describes_blob_image_and_board_fit() {
     let r = sim(&["info", &blob]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let out = String::from_utf8(r.stdout).unwrap();
-    for needle in ["vocab 57, hidden 24, layers 1", "int8", "random weights (test)"] {
+    for needle in [
+        "vocab 57, hidden 24, layers 1",
+        "int8",
+        "random weights (test)",
+    ] {
         assert!(out.contains(needle), "{needle:?} missing from {out}");
     }
     for board in ["stm32f103", "stm32f411", "nrf52840", "rp2040", "mps2-an386"] {
-        let line = out.lines().find(|l| l.trim_start().starts_with(board)).unwrap();
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(board))
+            .unwrap();
         assert!(line.ends_with("fits"), "{line}");
     }
     let img = f.path("n.img");
-    assert_eq!(sim(&["flash", &blob, "--image", &img, "--board", "nrf52840"]).code, 0);
+    assert_eq!(
+        sim(&["flash", &blob, "--image", &img, "--board", "nrf52840"]).code,
+        0
+    );
     let out = String::from_utf8(sim(&["info", "--image", &img]).stdout).unwrap();
     assert!(out.contains("flashed for nrf52840"), "{out}");
 }
@@ -203,11 +220,16 @@ fn reflashing_keeps_the_firmware_region_and_baud_paces_output() {
     assert_eq!(sim(&["flash", &other, "--image", &img]).code, 0);
     assert_eq!(&std::fs::read(&img).unwrap()[..8], b"FIRMWARE");
     let out = String::from_utf8(sim(&["info", "--image", &img]).stdout).unwrap();
-    assert!(out.contains("hidden 16, layers 2") && out.contains("f32"), "{out}");
+    assert!(
+        out.contains("hidden 16, layers 2") && out.contains("f32"),
+        "{out}"
+    );
 
     // 30 one-byte characters at 4800 baud: 29 byte times of 10 bits after the first.
     let start = Instant::now();
-    let r = sim(&["run", "--blob", &blob, "--raw", "--chars", "30", "--baud", "4800"]);
+    let r = sim(&[
+        "run", "--blob", &blob, "--raw", "--chars", "30", "--baud", "4800",
+    ]);
     assert_eq!(r.code, 0);
     let bytes = r.stdout.len() as u64;
     assert!(start.elapsed() >= Duration::from_micros((bytes - 1) * 10 * 1_000_000 / 4800));
@@ -221,7 +243,10 @@ fn missing_corrupt_and_truncated_images_are_refused() {
     let f = Files::new();
     let (blob, _) = f.blob();
     let img = f.path("f.img");
-    fails(&["run", "--image", &f.path("none.img")], &["none.img", "cannot read"]);
+    fails(
+        &["run", "--image", &f.path("none.img")],
+        &["none.img", "cannot read"],
+    );
     assert_eq!(sim(&["flash", &blob, "--image", &img]).code, 0);
     let image = std::fs::read(&img).unwrap();
 
@@ -245,7 +270,10 @@ fn missing_corrupt_and_truncated_images_are_refused() {
 fn missing_corrupt_truncated_and_oversized_blobs_are_refused() {
     let f = Files::new();
     let (blob, bytes) = f.blob();
-    fails(&["run", "--blob", &f.path("nope.blob")], &["nope.blob", "cannot read"]);
+    fails(
+        &["run", "--blob", &f.path("nope.blob")],
+        &["nope.blob", "cannot read"],
+    );
     fails(&["info", &f.path("nope.blob")], &["cannot read"]);
     let truncated = f.write("t.blob", &bytes[..bytes.len() / 2]);
     fails(&["run", "--blob", &truncated], &["t.blob"]);
@@ -253,15 +281,32 @@ fn missing_corrupt_truncated_and_oversized_blobs_are_refused() {
     bad[bytes.len() / 2] ^= 1;
     let corrupt = f.write("c.blob", &bad);
     fails(&["run", "--blob", &corrupt], &["corrupt"]);
-    fails(&["run", "--blob", &f.write("x.blob", b"hello")], &["x.blob"]);
-    fails(&["flash", &corrupt, "--image", &f.path("i.img")], &["corrupt"]);
+    fails(
+        &["run", "--blob", &f.write("x.blob", b"hello")],
+        &["x.blob"],
+    );
+    fails(
+        &["flash", &corrupt, "--image", &f.path("i.img")],
+        &["corrupt"],
+    );
     assert!(!Path::new(&f.path("i.img")).exists());
 
     // Over the simulator's capacities: 3 layers, and a 1,100-character vocabulary.
-    let deep = f.write("deep.blob", &random_blob(VOCAB, 8, 3, 1, Quant::I8RowScaled));
-    fails(&["run", "--blob", &deep], &["layers is 3", "at most 2", "smaller model"]);
-    let wide: String = (0..1100u32).filter_map(|i| char::from_u32(0x4E00 + i)).collect();
-    let wide = f.write("wide.blob", &random_blob(&wide, 4, 1, 1, Quant::I8RowScaled));
+    let deep = f.write(
+        "deep.blob",
+        &random_blob(VOCAB, 8, 3, 1, Quant::I8RowScaled),
+    );
+    fails(
+        &["run", "--blob", &deep],
+        &["layers is 3", "at most 2", "smaller model"],
+    );
+    let wide: String = (0..1100u32)
+        .filter_map(|i| char::from_u32(0x4E00 + i))
+        .collect();
+    let wide = f.write(
+        "wide.blob",
+        &random_blob(&wide, 4, 1, 1, Quant::I8RowScaled),
+    );
     fails(&["info", &wide], &["vocab is 1100", "at most 1024"]);
     let _ = blob;
 }
@@ -270,16 +315,30 @@ fn missing_corrupt_truncated_and_oversized_blobs_are_refused() {
 fn blob_over_the_board_budget_is_refused_with_the_overshoot() {
     let f = Files::new();
     // H=192 int8: about 190 KB, over the stm32f103's 81,664-byte model region.
-    let big = f.write("big.blob", &random_blob(VOCAB, 192, 1, 1, Quant::I8RowScaled));
+    let big = f.write(
+        "big.blob",
+        &random_blob(VOCAB, 192, 1, 1, Quant::I8RowScaled),
+    );
     let img = f.path("f103.img");
     let msg = fails(
         &["flash", &big, "--image", &img, "--board", "stm32f103"],
-        &["stm32f103", "model region holds 81664 bytes", "over by", "--board stm32f411"],
+        &[
+            "stm32f103",
+            "model region holds 81664 bytes",
+            "over by",
+            "--board stm32f411",
+        ],
     );
     let len = std::fs::metadata(&big).unwrap().len();
-    assert!(msg.contains(&format!("over by {} bytes", len - 81664)), "{msg}");
+    assert!(
+        msg.contains(&format!("over by {} bytes", len - 81664)),
+        "{msg}"
+    );
     assert!(!Path::new(&img).exists());
-    fails(&["run", "--blob", &big, "--board", "stm32f103"], &["over by"]);
+    fails(
+        &["run", "--blob", &big, "--board", "stm32f103"],
+        &["over by"],
+    );
 }
 
 #[test]
@@ -295,7 +354,10 @@ fn bad_prime_and_sampler_settings_are_refused() {
         let a = run(extra);
         fails(&a.iter().map(String::as_str).collect::<Vec<_>>(), needles)
     };
-    check(&["--prime", "hi Zeus"], &["'Z'", "position 3", "vocabulary"]);
+    check(
+        &["--prime", "hi Zeus"],
+        &["'Z'", "position 3", "vocabulary"],
+    );
     check(&["--prime", "中"], &["'中'", "vocabulary"]);
     check(&["--temperature", "-1"], &["temperature -1", ">= 0"]);
     check(&["--temperature", "NaN"], &["temperature NaN"]);
