@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# CI check of the Cortex-M4F firmware (issue 5): installs the toolchain and QEMU if missing,
+# builds the firmware, runs it under QEMU on several blobs and (prime, temperature, seed, top-k,
+# top-p) combinations, and checks that its output is byte-identical to the host's
+# `charlstm-sim run --raw` with the same arguments (or, while charlstm-sim is not built, to
+# firmware-sim/qemu-m4/host-check, the same core sequence on the host). Also checks that a
+# corrupted blob and an unknown prime character make the run fail. Exits non-zero on any
+# mismatch or failure.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+QEMU="$ROOT/scripts/qemu-m4.sh"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fail() {
+    echo "ci-qemu: FAIL: $1" >&2
+    exit 1
+}
+
+echo "ci-qemu: toolchain + firmware build" >&2
+"$QEMU" --build-only
+
+# ---------------------------------------------------------------------------
+# Host reference: charlstm-sim if it builds, else the host-check program
+
+if cargo build -q --release -p charlstm-sim 2>"$TMP/sim-build.log" &&
+    "$ROOT/target/release/charlstm-sim" run --help 2>/dev/null | grep -q -- '--raw'; then
+    REFERENCE="charlstm-sim run --raw"
+    reference() { "$ROOT/target/release/charlstm-sim" run --raw "$@"; }
+else
+    echo "ci-qemu: charlstm-sim not available ($(tail -1 "$TMP/sim-build.log")); using host-check" >&2
+    cargo build -q --release --manifest-path firmware-sim/qemu-m4/host-check/Cargo.toml
+    REFERENCE="host-check"
+    reference() { "$ROOT/firmware-sim/qemu-m4/host-check/target/release/charlstm-host-check" "$@"; }
+fi
+echo "ci-qemu: reference = $REFERENCE" >&2
+
+# ---------------------------------------------------------------------------
+# Blobs: random int8 H=128 V=57 L=1 (the bundled model's shape), a float one, the bundled one
+
+cargo run -q --release -p charlstm-tests --example random-blob -- "$TMP/int8.blob" 128 1 int8 1
+cargo run -q --release -p charlstm-tests --example random-blob -- "$TMP/f32.blob" 96 1 f32 2
+BLOBS=("$TMP/int8.blob" "$TMP/f32.blob")
+[ -f models/nietzsche.blob ] && BLOBS+=(models/nietzsche.blob)
+
+# Each case: the arguments shared by both runs. T=0 (argmax), plain temperature sampling
+# (no top-k/top-p), top-k, top-p, both, an empty prime and a large seed.
+CASES=(
+    "--prime|the meaning of |--temperature|0.8|--seed|42|--chars|300"
+    "--prime|the |--temperature|0|--seed|1|--chars|200"
+    "--prime||--temperature|1.0|--seed|0|--chars|200"
+    "--prime|what is |--temperature|0.5|--seed|7|--chars|200|--top-k|5"
+    "--prime|a|--temperature|1.3|--seed|18446744073709551615|--chars|200|--top-p|0.9"
+    "--prime|he said|--temperature|0.7|--seed|123|--chars|150|--top-k|10|--top-p|0.8"
+)
+
+n=0
+for blob in "${BLOBS[@]}"; do
+    for case in "${CASES[@]}"; do
+        IFS='|' read -r -a args <<<"$case"
+        n=$((n + 1))
+        reference --blob "$blob" "${args[@]}" >"$TMP/host.txt" 2>"$TMP/host.err" ||
+            fail "$REFERENCE failed on $(basename "$blob") ${args[*]}: $(cat "$TMP/host.err")"
+        "$QEMU" --blob "$blob" "${args[@]}" >"$TMP/qemu.txt" 2>"$TMP/qemu.err" ||
+            fail "qemu-m4.sh failed on $(basename "$blob") ${args[*]}: $(cat "$TMP/qemu.err")"
+        cmp -s "$TMP/host.txt" "$TMP/qemu.txt" ||
+            fail "output differs on $(basename "$blob") ${args[*]} ($(wc -c <"$TMP/host.txt") host bytes vs $(wc -c <"$TMP/qemu.txt") QEMU bytes): $(cmp "$TMP/host.txt" "$TMP/qemu.txt" || true)"
+        [ -s "$TMP/qemu.txt" ] || fail "no output on $(basename "$blob") ${args[*]}"
+        ipc=$(sed -n 's/^instructions_per_char: //p' "$TMP/qemu.err")
+        [ -n "$ipc" ] || fail "no instructions_per_char on $(basename "$blob") ${args[*]}"
+        printf 'ci-qemu: ok %-14s %-60s %s bytes, %s instructions/char\n' "$(basename "$blob")" \
+            "${args[*]}" "$(wc -c <"$TMP/qemu.txt")" "$ipc" >&2
+    done
+done
+
+# ---------------------------------------------------------------------------
+# Errors must fail the run and say why
+
+head -c 2000 "$TMP/int8.blob" >"$TMP/truncated.blob"
+if "$QEMU" --blob "$TMP/truncated.blob" --chars 5 >/dev/null 2>"$TMP/err"; then
+    fail "a truncated blob was accepted"
+fi
+grep -q "rejected by the loader" "$TMP/err" || fail "no loader error for a truncated blob: $(cat "$TMP/err")"
+if "$QEMU" --blob "$TMP/int8.blob" --prime "ABC" --chars 5 >/dev/null 2>"$TMP/err"; then
+    fail "a prime outside the vocabulary was accepted"
+fi
+grep -q "not in the model's vocabulary" "$TMP/err" || fail "no prime error: $(cat "$TMP/err")"
+
+grep -E '^(flash|ram|instructions_per)' "$TMP/qemu.err" >&2 || true
+echo "ci-qemu: all $n runs byte-identical to $REFERENCE; error cases fail as they should" >&2
