@@ -17,18 +17,26 @@ use crate::model::{Params, Real};
 // ---------------------------------------------------------------------------
 // One-hot input: a column lookup of w_ih instead of a V-wide product
 
-/// `out[r, :] += w[:, tokens[r]]`. out (N, 4H), w (4H, V).
-pub fn embed_forward<F: Real>(mut out: ArrayViewMut2<F>, w: ArrayView2<F>, tokens: &[Tok]) {
+/// `out[r, :] += w_t[tokens[r], :]`. out (N, 4H); w_t (V, 4H) is w_ih transposed, so each
+/// lookup reads one contiguous row.
+pub fn embed_forward<F: Real>(mut out: ArrayViewMut2<F>, w_t: ArrayView2<F>, tokens: &[Tok]) {
     for (mut row, &tok) in out.rows_mut().into_iter().zip(tokens) {
-        row += &w.column(tok as usize);
+        let o = row.as_slice_mut().expect("contiguous rows");
+        let w = w_t.row(tok as usize);
+        for (o, &w) in o.iter_mut().zip(w.as_slice().expect("contiguous rows")) {
+            *o += w;
+        }
     }
 }
 
-/// Backward of [`embed_forward`]: `dw[:, tokens[r]] += dout[r, :]`.
-pub fn embed_backward<F: Real>(mut dw: ArrayViewMut2<F>, dout: ArrayView2<F>, tokens: &[Tok]) {
+/// Backward of [`embed_forward`]: `dw_t[tokens[r], :] += dout[r, :]`.
+pub fn embed_backward<F: Real>(mut dw_t: ArrayViewMut2<F>, dout: ArrayView2<F>, tokens: &[Tok]) {
     for (row, &tok) in dout.rows().into_iter().zip(tokens) {
-        let mut col = dw.column_mut(tok as usize);
-        col += &row;
+        let mut d = dw_t.row_mut(tok as usize);
+        let d = d.as_slice_mut().expect("contiguous rows");
+        for (d, &g) in d.iter_mut().zip(row.as_slice().expect("contiguous rows")) {
+            *d += g;
+        }
     }
 }
 
@@ -57,17 +65,19 @@ pub fn matmul_backward<F: Real>(
     }
 }
 
-/// `out[r, :] += b`. out (N, M), b (M).
+/// `out[r, :] = b` (the bias starts each pre-activation, so no separate zeroing pass).
+/// out (N, M), b (M).
 pub fn bias_forward<F: Real>(mut out: ArrayViewMut2<F>, b: ndarray::ArrayView1<F>) {
-    for mut row in out.rows_mut() {
-        row += &b;
-    }
+    out.assign(&b);
 }
 
 /// Backward of [`bias_forward`]: `db += Σ_r dout[r, :]`.
 pub fn bias_backward<F: Real>(mut db: ndarray::ArrayViewMut1<F>, dout: ArrayView2<F>) {
+    let db = db.as_slice_mut().expect("contiguous");
     for row in dout.rows() {
-        db += &row;
+        for (d, &g) in db.iter_mut().zip(row.as_slice().expect("contiguous rows")) {
+            *d += g;
+        }
     }
 }
 
@@ -242,6 +252,7 @@ pub struct Workspace<F> {
     dh_next: Array2<F>,     // (B, H)
     dc_next: Array2<F>,     // (B, H)
     dc_prev: Array2<F>,     // (B, H)
+    w_ih_t: Array2<F>,      // (V, 4H): layer 0's w_ih transposed, then its gradient
 }
 
 impl<F: Real> Workspace<F> {
@@ -267,6 +278,7 @@ impl<F: Real> Workspace<F> {
             dh_next: z(b, hid),
             dc_next: z(b, hid),
             dc_prev: z(b, hid),
+            w_ih_t: z(v, 4 * hid),
         }
     }
 
@@ -298,10 +310,12 @@ pub fn forward<F: Real>(
         h.slice_mut(s![..b, ..]).assign(&state.h[l]);
         c.slice_mut(s![..b, ..]).assign(&state.c[l]);
         // The input and bias parts for all steps at once.
-        gates.fill(F::zero());
         bias_forward(gates.view_mut(), layer.b.view());
         match below.last() {
-            None => embed_forward(gates.view_mut(), layer.w_ih.view(), inputs),
+            None => {
+                ws.w_ih_t.assign(&layer.w_ih.t());
+                embed_forward(gates.view_mut(), ws.w_ih_t.view(), inputs);
+            }
             Some(hb) => matmul_forward(gates.view_mut(), hb.slice(s![b.., ..]), layer.w_ih.view()),
         }
         for t in 0..t_len {
@@ -323,7 +337,6 @@ pub fn forward<F: Real>(
     }
     let top = ws.h.last().expect("at least one layer");
     let out_rows = ws.out_rows(predict);
-    ws.probs.fill(F::zero());
     bias_forward(ws.probs.view_mut(), p.b_out.view());
     matmul_forward(
         ws.probs.view_mut(),
@@ -401,7 +414,9 @@ pub fn backward<F: Real>(
         );
         bias_backward(dlayer.b.view_mut(), ws.dgates.view());
         if l == 0 {
-            embed_backward(dlayer.w_ih.view_mut(), ws.dgates.view(), inputs);
+            ws.w_ih_t.fill(F::zero()); // reused as dw_ih transposed
+            embed_backward(ws.w_ih_t.view_mut(), ws.dgates.view(), inputs);
+            dlayer.w_ih += &ws.w_ih_t.t();
         } else {
             ws.dh_below.fill(F::zero());
             matmul_backward(

@@ -373,7 +373,7 @@ impl Trainer {
     }
 
     /// One optimizer step; returns the batch's mean loss.
-    fn train_step(&mut self, lr: f32) -> Result<f64> {
+    pub fn train_step(&mut self, lr: f32) -> Result<f64> {
         let cfg = self.ck.config.clone();
         let predict = cfg.predict();
         let train = &self.corpus.train;

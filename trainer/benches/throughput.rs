@@ -1,0 +1,123 @@
+//! Throughput figures for the report (issue 3, "Benchmarks"): sgemm GFLOP/s (the machine's
+//! ceiling through matrixmultiply, 1 and 2 threads), the recurrent product's shape, and a
+//! TBPTT training step in chars/s at the default shape (H=128, batch 64, seq 64).
+//!
+//! `cargo bench -p charlstm-trainer --bench throughput [-- FILTER]`
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use ndarray::Array2;
+use ndarray::linalg::general_mat_mul;
+use rayon::prelude::*;
+
+fn time<F: FnMut()>(mut f: F, min_secs: f64) -> f64 {
+    f();
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed().as_secs_f64() < min_secs {
+        f();
+        n += 1;
+    }
+    start.elapsed().as_secs_f64() / n as f64
+}
+
+fn sgemm(m: usize, k: usize, n: usize, threads: usize) -> f64 {
+    let a = Array2::<f32>::from_elem((m, k), 0.5);
+    let b = Array2::<f32>::from_elem((k, n), 0.25);
+    let mut cs: Vec<Array2<f32>> = (0..threads)
+        .map(|_| Array2::zeros((m / threads, n)))
+        .collect();
+    let secs = time(
+        || {
+            cs.par_iter_mut().enumerate().for_each(|(i, c)| {
+                let rows = m / threads;
+                let a = a.slice(ndarray::s![i * rows..(i + 1) * rows, ..]);
+                general_mat_mul(1.0, &a, &b, 0.0, c);
+            });
+            black_box(&cs);
+        },
+        1.0,
+    );
+    2.0 * (m / threads * threads) as f64 * k as f64 * n as f64 / secs / 1e9
+}
+
+fn main() {
+    let filter = std::env::args()
+        .nth(1)
+        .filter(|a| !a.starts_with('-'))
+        .unwrap_or_default();
+    let run = |name: &str| name.contains(&filter);
+    if run("sgemm") {
+        for threads in [1, 2] {
+            println!(
+                "sgemm 1024x1024x1024, {threads} thread(s): {:.1} GFLOP/s",
+                sgemm(1024, 1024, 1024, threads)
+            );
+        }
+        for threads in [1, 2] {
+            println!(
+                "sgemm recurrent shape (64x128)·(128x512), batch split over {threads} thread(s): {:.1} GFLOP/s",
+                sgemm(64, 128, 512, threads)
+            );
+        }
+    }
+    if run("step") {
+        for shards in [1, 2] {
+            let cps = train_step(shards);
+            println!(
+                "tbptt train step H=128 V=57 batch 64 seq 64, {shards} shard(s): {cps:.0} chars/s"
+            );
+        }
+    }
+}
+
+/// chars/s of training steps on a synthetic 57-character corpus at the default shape.
+fn train_step(shards: usize) -> f64 {
+    use charlstm_trainer::corpus::{Corpus, Vocab};
+    use charlstm_trainer::train::{Recipe, TrainConfig, Trainer};
+    let vocab: String = (0..57u8).map(|i| (b' ' + i) as char).collect();
+    let mut x = 12345u32;
+    let tokens: Vec<u16> = (0..600_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x % 57) as u16
+        })
+        .collect();
+    let corpus = Corpus {
+        name: "synthetic".into(),
+        vocab: Vocab::from_string(&vocab),
+        lowercase: false,
+        train: tokens[..540_000].to_vec(),
+        val: tokens[540_000..].to_vec(),
+    };
+    let cfg = TrainConfig {
+        recipe: Recipe::Tbptt,
+        corpus: "synthetic".into(),
+        lowercase: false,
+        val_fraction: 0.1,
+        max_vocab: 256,
+        hidden: 128,
+        layers: 1,
+        seq_len: 64,
+        batch: 64,
+        lr: 2e-3,
+        lr_decay: 0.97,
+        lr_decay_after: 10,
+        clip: 5.0,
+        seed: 1,
+        shards,
+        sample_chars: 0,
+        temperatures: vec![],
+    };
+    let mut t = Trainer::new(cfg, corpus, std::env::temp_dir()).expect("a valid setup");
+    let secs = time(
+        || {
+            black_box(t.train_step(2e-3).expect("finite"));
+        },
+        3.0,
+    );
+    64.0 * 64.0 / secs
+}
