@@ -282,6 +282,11 @@ impl<F: Real> Workspace<F> {
         }
     }
 
+    /// The probabilities of the last [`forward`], one row per prediction.
+    pub fn probs(&self) -> ArrayView2<'_, F> {
+        self.probs.view()
+    }
+
     /// Output rows: the top layer's h_1..h_T, or h_T only.
     fn out_rows(&self, predict: Predict) -> std::ops::Range<usize> {
         match predict {

@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod corpus;
 pub mod eval;
 pub mod export;
+pub mod golden;
 pub mod layers;
 pub mod model;
 pub mod optim;

@@ -37,6 +37,13 @@ enum Command {
     Export(ExportArgs),
     /// Generate text from a checkpoint or a blob.
     Sample(SampleArgs),
+    /// Write the golden vectors shared with charlstm-core's tests (tests/golden).
+    #[command(hide = true)]
+    Golden {
+        /// Directory to write into.
+        #[arg(long, default_value = "tests/golden")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -176,6 +183,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => cmd_eval(a),
         Command::Export(a) => cmd_export(a),
         Command::Sample(a) => cmd_sample(a),
+        Command::Golden { out } => charlstm_trainer::golden::write(&out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
