@@ -100,8 +100,9 @@ pub const BOARDS: &[Board] = &[
     },
 ];
 
-/// The board used when none is named: the example part.
-pub const DEFAULT_BOARD: &str = "stm32f411";
+/// The board used when none is named: the QEMU machine the Cortex-M firmware runs on, so
+/// `charlstm-sim run` accepts the same models as the QEMU firmware.
+pub const DEFAULT_BOARD: &str = "mps2-an386";
 
 /// The profile called `name`.
 pub fn find(name: &str) -> Option<&'static Board> {

@@ -53,7 +53,8 @@ struct FlashArgs {
     /// The flash image to create or update (an existing one keeps its firmware region).
     #[arg(long, value_name = "FILE")]
     image: PathBuf,
-    /// Board profile: decides the flash size and the budgets.
+    /// Board profile: stm32f103, stm32f411, nrf52840, rp2040 or mps2-an386 (the QEMU
+    /// machine); decides the flash size and the budgets.
     #[arg(long, value_name = "NAME", default_value = DEFAULT_BOARD, value_parser = board::parse)]
     board: &'static Board,
 }
@@ -99,7 +100,8 @@ struct RunArgs {
         allow_negative_numbers = true
     )]
     top_p: f32,
-    /// Board profile (default: the image's board, else stm32f411); budgets are enforced.
+    /// Board profile: stm32f103, stm32f411, nrf52840, rp2040, mps2-an386 (default: the
+    /// image's board, else mps2-an386, the QEMU machine); budgets are enforced.
     #[arg(long, value_name = "NAME", value_parser = board::parse)]
     board: Option<&'static Board>,
     /// Pace the UART like a serial line at B baud (8N1: 10 bits per byte).

@@ -116,7 +116,7 @@ fn raw_run_is_exactly_the_cores_generation_from_blob_and_from_image() {
     let f = Files::new();
     let (blob, bytes) = f.blob();
     let img = f.path("flash.img");
-    let r = sim(&["flash", &blob, "--image", &img]);
+    let r = sim(&["flash", &blob, "--image", &img, "--board", "stm32f411"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(String::from_utf8_lossy(&r.stdout).contains("verified"));
     assert_eq!(std::fs::metadata(&img).unwrap().len(), 512 * 1024);
@@ -375,7 +375,12 @@ fn usage_errors_exit_2() {
     usage_error(&["flash", "m.blob"]);
     usage_error(&["frobnicate"]);
     usage_error(&["info", "a.blob", "--image", "b.img"]);
-    assert_eq!(sim(&["run", "--help"]).code, 0);
+    let help = sim(&["run", "--help"]);
+    assert_eq!(help.code, 0);
+    let help = String::from_utf8(help.stdout).unwrap();
+    for b in charlstm_sim::board::BOARDS {
+        assert!(help.contains(b.name), "--help does not list {}", b.name);
+    }
 }
 
 #[test]
