@@ -23,6 +23,9 @@ fn footprint_grows_with_the_capacities_not_the_blob() {
         (size_of::<Generator<'_, '_, 512, 1024, 2>>(), (512, 1024, 2)),
     ] {
         let arrays = expected(h, v, l);
-        assert!(g >= arrays && g <= arrays + 128, "H={h} V={v} L={l}: {g} B vs arrays {arrays} B");
+        assert!(
+            g >= arrays && g <= arrays + 128,
+            "H={h} V={v} L={l}: {g} B vs arrays {arrays} B"
+        );
     }
 }

@@ -32,7 +32,10 @@ fn frequencies_match_softmax_over_temperature() {
         for (c, &p) in counts.iter().zip(&p) {
             let f = *c as f64 / N as f64;
             let se = (p * (1.0 - p) / N as f64).sqrt();
-            assert!((f - p).abs() <= 5.0 * se + 1.0 / N as f64, "T={t}: frequency {f} vs p {p}");
+            assert!(
+                (f - p).abs() <= 5.0 * se + 1.0 / N as f64,
+                "T={t}: frequency {f} vs p {p}"
+            );
             if p > 0.0 {
                 chi2 += (*c as f64 - N as f64 * p).powi(2) / (N as f64 * p);
             }
@@ -52,14 +55,22 @@ fn a_wrong_temperature_would_be_caught() {
         counts[s.sample(&mut z, &mut order)] += 1;
     }
     let p = softmax(&LOGITS, 1.1);
-    let chi2: f64 = counts.iter().zip(&p).map(|(&c, &p)| (c as f64 - N as f64 * p).powi(2) / (N as f64 * p)).sum();
+    let chi2: f64 = counts
+        .iter()
+        .zip(&p)
+        .map(|(&c, &p)| (c as f64 - N as f64 * p).powi(2) / (N as f64 * p))
+        .sum();
     assert!(chi2 > 35.3, "chi-square {chi2} did not notice T off by 10%");
 }
 
 #[test]
 fn top_k_and_top_p_frequencies_are_renormalized_over_the_kept_set() {
     // top-k 3 keeps ids 3, 6, 0 (the three largest logits), renormalized.
-    let cfg = SamplerConfig { temperature: 0.8, top_k: 3, top_p: 1.0 };
+    let cfg = SamplerConfig {
+        temperature: 0.8,
+        top_k: 3,
+        top_p: 1.0,
+    };
     let mut s = Sampler::new(cfg, 9).unwrap();
     let mut counts = [0usize; 8];
     let mut order = [0u16; 8];
@@ -71,9 +82,16 @@ fn top_k_and_top_p_frequencies_are_renormalized_over_the_kept_set() {
     let kept = [3, 6, 0];
     let mass: f64 = kept.iter().map(|&i| p[i]).sum();
     for (id, &c) in counts.iter().enumerate() {
-        let expected = if kept.contains(&id) { p[id] / mass } else { 0.0 };
+        let expected = if kept.contains(&id) {
+            p[id] / mass
+        } else {
+            0.0
+        };
         let f = c as f64 / N as f64;
         let se = (expected * (1.0 - expected) / N as f64).sqrt();
-        assert!((f - expected).abs() <= 5.0 * se + 1.0 / N as f64, "id {id}: {f} vs {expected}");
+        assert!(
+            (f - expected).abs() <= 5.0 * se + 1.0 / N as f64,
+            "id {id}: {f} vs {expected}"
+        );
     }
 }
