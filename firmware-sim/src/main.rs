@@ -4,7 +4,7 @@
 //! Errors are one line on stderr, exit code 1 (clap's usage errors: 2). `run --raw` prints
 //! only the generated characters on stdout, everything else goes to stderr.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -280,7 +280,7 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         measure: a.stats,
     };
     // stdout (and its buffer) is set up here, before generating: the loop allocates nothing.
-    let mut uart = Uart::new(io::stdout(), a.baud);
+    let mut uart = Uart::new(io::stdout(), a.baud).flush_each(io::stdout().is_terminal());
     let d = model.dims();
     let banner = || {
         if a.raw {

@@ -19,6 +19,8 @@ pub struct Uart<W: Write> {
     byte_time: Option<Duration>,
     /// When the line is free for the next byte.
     free_at: Option<Instant>,
+    /// Flush after every character even when unpaced (a terminal watching the text).
+    flush_each: bool,
     bytes: u64,
 }
 
@@ -30,8 +32,16 @@ impl<W: Write> Uart<W> {
             out,
             byte_time,
             free_at: None,
+            flush_each: false,
             bytes: 0,
         }
+    }
+
+    /// Flush after every character even when unpaced, so a terminal shows the text as it
+    /// is generated (a pipe or file gets it line-buffered, which is faster).
+    pub fn flush_each(mut self, on: bool) -> Self {
+        self.flush_each = on;
+        self
     }
 
     /// Sends the UTF-8 bytes of `ch`.
@@ -49,7 +59,12 @@ impl<W: Write> Uart<W> {
     pub fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
         let Some(byte_time) = self.byte_time else {
             self.bytes += bytes.len() as u64;
-            return self.out.write_all(bytes);
+            self.out.write_all(bytes)?;
+            return if self.flush_each {
+                self.out.flush()
+            } else {
+                Ok(())
+            };
         };
         for byte in bytes {
             let now = Instant::now();
