@@ -410,4 +410,30 @@ mod tests {
         assert!(err.to_string().contains("over by 3 bytes"), "{err}");
         assert!(write_image(board(), &vec![0; region], None).is_ok());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Damage anywhere in the header page or the blob never panics the boot, and any
+        /// damage to the header or blob bytes is caught.
+        #[test]
+        fn damaged_images_never_panic(flips in proptest::collection::vec((0usize..400, 1u8..=255), 1..4)) {
+            let blob = [0x5Au8; 100];
+            let board = board();
+            let mut image = write_image(board, &blob, None).unwrap();
+            let at = board.header_offset() as usize;
+            let mut touched_checked_bytes = false;
+            for (offset, mask) in flips {
+                // Offsets 0..64 hit the header, 256..356 the blob, the rest erased filler.
+                image[at + offset] ^= mask;
+                touched_checked_bytes |= offset < HEADER_LEN || (256..356).contains(&offset);
+            }
+            let result = boot(&image);
+            if touched_checked_bytes {
+                // Two flips can cancel out; otherwise a checked byte changed.
+                let unchanged = image == write_image(board, &blob, None).unwrap();
+                proptest::prop_assert!(result.is_err() || unchanged);
+            }
+        }
+    }
 }
