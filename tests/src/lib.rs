@@ -59,3 +59,23 @@ pub fn random_blob(vocab: &str, hidden: usize, layers: usize, seed: u64, quant: 
 }
 
 pub mod reference;
+
+/// The path of a workspace binary (`charlstm-train`, `charlstm-sim`), built on first use with
+/// the cargo that runs the tests (a no-op when fresh): cargo gives integration tests of another
+/// package no `CARGO_BIN_EXE_*`.
+pub fn workspace_bin(package: &str, name: &str) -> std::path::PathBuf {
+    use std::path::Path;
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo.args(["build", "-q", "-p", package, "--bin", name]);
+    if dir.file_name().is_some_and(|n| n == "release") {
+        cargo.arg("--release");
+    }
+    let status = cargo.status().expect("cannot run cargo");
+    assert!(status.success(), "building {name} failed");
+    dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
