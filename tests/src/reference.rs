@@ -37,23 +37,43 @@ pub struct Reference<'w> {
 impl<'w> Reference<'w> {
     pub fn new(w: &'w FloatWeights) -> Self {
         let zeros = vec![vec![0.0; w.hidden]; w.layers.len()];
-        Reference { w, state: RefState { h: zeros.clone(), c: zeros } }
+        Reference {
+            w,
+            state: RefState {
+                h: zeros.clone(),
+                c: zeros,
+            },
+        }
     }
 
     /// logits = W_out h_top + b_out.
     pub fn logits(&self) -> Vec<f64> {
         let top = self.state.h.last().expect("at least one layer");
         (0..self.w.w_out.rows)
-            .map(|v| self.w.b_out[v] as f64 + (0..self.w.hidden).map(|k| at(&self.w.w_out, v, k) * top[k]).sum::<f64>())
+            .map(|v| {
+                self.w.b_out[v] as f64
+                    + (0..self.w.hidden)
+                        .map(|k| at(&self.w.w_out, v, k) * top[k])
+                        .sum::<f64>()
+            })
             .collect()
     }
 
     /// One step on character id `x`.
     pub fn step(&mut self, x: usize) -> RefTrace {
         let h = self.w.hidden;
-        let mut trace = RefTrace { gates: vec![], c_prev: vec![], inputs: vec![], h_prev: vec![] };
+        let mut trace = RefTrace {
+            gates: vec![],
+            c_prev: vec![],
+            inputs: vec![],
+            h_prev: vec![],
+        };
         for (l, layer) in self.w.layers.iter().enumerate() {
-            let input = if l == 0 { None } else { Some(self.state.h[l - 1].clone()) };
+            let input = if l == 0 {
+                None
+            } else {
+                Some(self.state.h[l - 1].clone())
+            };
             let h_prev = self.state.h[l].clone();
             let c_prev = self.state.c[l].clone();
             let mut gates = vec![[0.0; 4]; h];

@@ -45,7 +45,10 @@ fn float_path_matches_f64_reference_within_1e5_relative() {
                 worst = worst.max(rel);
             }
         }
-        assert!(worst < 1e-5, "H={hidden} L={layers}: float path relative error {worst:e}");
+        assert!(
+            worst < 1e-5,
+            "H={hidden} L={layers}: float path relative error {worst:e}"
+        );
     }
 }
 
@@ -78,7 +81,13 @@ fn f32_slack(z: f64, n: usize) -> f64 {
 }
 
 /// Propagates error bounds (eh, ec per layer) through one step; returns the new bounds.
-fn propagate(w: &FloatWeights, trace: &RefTrace, x: usize, eh: &mut [Vec<f64>], ec: &mut [Vec<f64>]) {
+fn propagate(
+    w: &FloatWeights,
+    trace: &RefTrace,
+    x: usize,
+    eh: &mut [Vec<f64>],
+    ec: &mut [Vec<f64>],
+) {
     let h = w.hidden;
     for (l, layer) in w.layers.iter().enumerate() {
         let (dih, dhh) = (row_half_steps(&layer.w_ih), row_half_steps(&layer.w_hh));
@@ -96,14 +105,21 @@ fn propagate(w: &FloatWeights, trace: &RefTrace, x: usize, eh: &mut [Vec<f64>], 
                 let r = j * h + k;
                 let from_x = match (&trace.inputs[l], &x_err) {
                     (Some(xs), Some((ex, qx))) => matvec_error(&layer.w_ih, r, dih[r], xs, ex, *qx),
-                    _ => dih[r] + f32::EPSILON as f64 * layer.w_ih.data[r * layer.w_ih.cols + x].abs() as f64,
+                    _ => {
+                        dih[r]
+                            + f32::EPSILON as f64
+                                * layer.w_ih.data[r * layer.w_ih.cols + x].abs() as f64
+                    }
                 };
                 let from_h = matvec_error(&layer.w_hh, r, dhh[r], h_prev, &eh_prev, qh);
                 from_x + from_h + f32_slack(8.0, 2 * h)
             });
             let (di, df, dg, d_o) = (0.25 * dz[0], 0.25 * dz[1], dz[2], 0.25 * dz[3]);
             let c_prev = trace.c_prev[l][k];
-            let dc = g[1] * ec[l][k] + (c_prev.abs() + ec[l][k]) * df + g[2].abs() * di + (g[0] + di) * dg;
+            let dc = g[1] * ec[l][k]
+                + (c_prev.abs() + ec[l][k]) * df
+                + g[2].abs() * di
+                + (g[0] + di) * dg;
             let c = g[1] * c_prev + g[0] * g[2];
             ec[l][k] = dc + f32_slack(c, 4);
             eh[l][k] = g[3] * dc + d_o * (c.tanh().abs() + dc).min(1.0) + f32_slack(1.0, 4);
@@ -132,9 +148,13 @@ fn int8_path_stays_within_the_rounding_bound() {
             let eh_top = eh.last().unwrap();
             let q_top = (max_abs(&top) + max_abs(eh_top)) / 32767.0 / 2.0;
             for (v, (a, b)) in logits.iter().zip(reference.logits()).enumerate() {
-                let bound = matvec_error(&w.w_out, v, dout[v], &top, eh_top, q_top) + f32_slack(b, hidden);
+                let bound =
+                    matvec_error(&w.w_out, v, dout[v], &top, eh_top, q_top) + f32_slack(b, hidden);
                 let err = (*a as f64 - b).abs();
-                assert!(err <= bound, "H={hidden} L={layers} step {t} logit {v}: error {err:e} > bound {bound:e}");
+                assert!(
+                    err <= bound,
+                    "H={hidden} L={layers} step {t} logit {v}: error {err:e} > bound {bound:e}"
+                );
                 tightest = tightest.min(bound / err.max(1e-12));
             }
             // The bound must stay meaningful (well below the logits' own spread).
@@ -144,7 +164,10 @@ fn int8_path_stays_within_the_rounding_bound() {
             // Worst-case bounds grow each step; stop once one could no longer catch a bug
             // (an error of order 1), but only after a few steps were checked.
             if bound_max >= 1.0 {
-                assert!(t >= 2, "H={hidden} L={layers}: bound {bound_max} too loose at step {t}");
+                assert!(
+                    t >= 2,
+                    "H={hidden} L={layers}: bound {bound_max} too loose at step {t}"
+                );
                 break;
             }
         }
@@ -160,7 +183,21 @@ fn int8_and_float_blobs_generate_the_same_text_at_low_temperature_mostly() {
     let q = to_blob(&w, &test_free_meta(), Quant::I8RowScaled);
     let xs = inputs(w.b_out.len(), 50);
     let (lf, lq) = (core_logits(&f, &xs), core_logits(&q, &xs));
-    let argmax = |v: &Vec<f32>| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
-    let agree = lf.iter().zip(&lq).filter(|(a, b)| argmax(a) == argmax(b)).count();
-    assert!(agree * 10 >= lf.len() * 9, "argmax agrees on only {agree} of {} steps", lf.len());
+    let argmax = |v: &Vec<f32>| {
+        v.iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0
+    };
+    let agree = lf
+        .iter()
+        .zip(&lq)
+        .filter(|(a, b)| argmax(a) == argmax(b))
+        .count();
+    assert!(
+        agree * 10 >= lf.len() * 9,
+        "argmax agrees on only {agree} of {} steps",
+        lf.len()
+    );
 }

@@ -1,7 +1,9 @@
 //! The loader never panics and rejects every damaged blob (spec §7), property-tested; plus
 //! the exact header bytes shown in docs/blob-format.md and a round trip through the exporter.
 
-use charlstm_core::blob::{Description, Dims, LayerRecord, Meta, OutputRecord, TensorRecord, encode};
+use charlstm_core::blob::{
+    Description, Dims, LayerRecord, Meta, OutputRecord, TensorRecord, encode,
+};
 use charlstm_core::{CRC32, LoadError, Model, Quant, TensorName};
 use charlstm_tests::{random_blob, random_weights, test_meta};
 use charlstm_trainer::export::{StoredTensor, to_blob};
@@ -26,7 +28,11 @@ struct Parts {
 /// The tiny blob of docs/blob-format.md §9: V = 2 ("ab"), H = 1, L = 1, int8.
 fn tiny() -> Parts {
     Parts {
-        dims: Dims { vocab: 2, hidden: 1, layers: 1 },
+        dims: Dims {
+            vocab: 2,
+            hidden: 1,
+            layers: 1,
+        },
         vocab: "ab".into(),
         quant: [Quant::I8RowScaled; 5],
         shapes: [(4, 2), (4, 1), (2, 1)],
@@ -52,13 +58,32 @@ fn encode_parts(p: &Parts) -> Vec<u8> {
             val_bpc_quant: 2.5,
         },
     };
-    let data: Vec<Vec<u8>> = p.data_len.iter().map(|&n| (0..n).map(|i| i as u8).collect()).collect();
+    let data: Vec<Vec<u8>> = p
+        .data_len
+        .iter()
+        .map(|&n| (0..n).map(|i| i as u8).collect())
+        .collect();
     let scale_bytes = |n: u32, q: Quant| -> Vec<u8> {
-        if q == Quant::F32 { vec![] } else { p.scales.iter().cycle().take(n as usize).flat_map(|s| s.to_le_bytes()).collect() }
+        if q == Quant::F32 {
+            vec![]
+        } else {
+            p.scales
+                .iter()
+                .cycle()
+                .take(n as usize)
+                .flat_map(|s| s.to_le_bytes())
+                .collect()
+        }
     };
-    let s = [scale_bytes(p.shapes[0].0, p.quant[0]), scale_bytes(p.shapes[1].0, p.quant[1]), scale_bytes(p.shapes[2].0, p.quant[2])];
+    let s = [
+        scale_bytes(p.shapes[0].0, p.quant[0]),
+        scale_bytes(p.shapes[1].0, p.quant[1]),
+        scale_bytes(p.shapes[2].0, p.quant[2]),
+    ];
     let bias: Vec<u8> = p.bias.iter().flat_map(|b| b.to_le_bytes()).collect();
-    let out_bias: Vec<u8> = (0..p.out_bias_len).flat_map(|_| 0.5f32.to_le_bytes()).collect();
+    let out_bias: Vec<u8> = (0..p.out_bias_len)
+        .flat_map(|_| 0.5f32.to_le_bytes())
+        .collect();
     let t = |i: usize| TensorRecord {
         quant: p.quant[i],
         rows: p.shapes[i].0,
@@ -66,9 +91,16 @@ fn encode_parts(p: &Parts) -> Vec<u8> {
         data: &data[i],
         scales: &s[i],
     };
-    let layer = LayerRecord { w_ih: t(0), w_hh: t(1), bias: &bias };
+    let layer = LayerRecord {
+        w_ih: t(0),
+        w_hh: t(1),
+        bias: &bias,
+    };
     let layers = vec![layer; 1 + p.extra_layers as usize];
-    let output = OutputRecord { w: t(2), bias: &out_bias };
+    let output = OutputRecord {
+        w: t(2),
+        bias: &out_bias,
+    };
     let mut buf = vec![0u8; 4096];
     encode(&desc, &layers, &output, &mut buf).unwrap().to_vec()
 }
@@ -110,7 +142,14 @@ fn tiny_blob_header_is_exactly_the_documented_bytes() {
     let crc = u32::from_le_bytes(blob[blob.len() - 4..].try_into().unwrap());
     assert_eq!(crc, CRC32.checksum(&blob[..blob.len() - 4]));
     let model = M::from_bytes(&blob).unwrap();
-    assert_eq!(model.dims(), Dims { vocab: 2, hidden: 1, layers: 1 });
+    assert_eq!(
+        model.dims(),
+        Dims {
+            vocab: 2,
+            hidden: 1,
+            layers: 1
+        }
+    );
     assert_eq!(model.vocab(), "ab");
     assert!(model.lowercase());
 }
@@ -120,7 +159,10 @@ fn every_truncation_is_rejected() {
     let blob = random_blob("abc\nxé한", 4, 2, 1, Quant::I8RowScaled);
     M::from_bytes(&blob).unwrap();
     for n in 0..blob.len() {
-        assert!(load(&blob[..n]).is_err(), "a blob cut to {n} bytes was accepted");
+        assert!(
+            load(&blob[..n]).is_err(),
+            "a blob cut to {n} bytes was accepted"
+        );
     }
 }
 
@@ -131,7 +173,10 @@ fn every_single_bit_flip_is_rejected() {
     for i in 0..blob.len() * 8 {
         damaged[i / 8] ^= 1 << (i % 8);
         let err = load(&damaged).expect_err("a flipped bit was accepted");
-        assert!(matches!(err, LoadError::BadMagic | LoadError::BadChecksum { .. }), "bit {i}: {err:?}");
+        assert!(
+            matches!(err, LoadError::BadMagic | LoadError::BadChecksum { .. }),
+            "bit {i}: {err:?}"
+        );
         damaged[i / 8] ^= 1 << (i % 8);
     }
 }
@@ -143,7 +188,14 @@ fn export_then_load_round_trips() {
         let w = random_weights(vocab, 8, 2, 3);
         let blob = to_blob(&w, &test_meta(), quant);
         let m = M::from_bytes(&blob).unwrap();
-        assert_eq!(m.dims(), Dims { vocab: 7, hidden: 8, layers: 2 });
+        assert_eq!(
+            m.dims(),
+            Dims {
+                vocab: 7,
+                hidden: 8,
+                layers: 2
+            }
+        );
         assert_eq!(m.vocab(), vocab);
         assert_eq!(m.quant(), quant);
         assert_eq!(m.meta().recipe, test_meta().recipe);
@@ -156,7 +208,11 @@ fn export_then_load_round_trips() {
         let stored = StoredTensor::new(&w.w_out, quant);
         let deq = stored.dequantized(&w.w_out, quant);
         for (a, b) in deq.iter().zip(&w.w_out.data) {
-            let tol = if quant == Quant::F32 { 0.0 } else { 1.5 / 127.0 / 2.0 * 1.0001 };
+            let tol = if quant == Quant::F32 {
+                0.0
+            } else {
+                1.5 / 127.0 / 2.0 * 1.0001
+            };
             assert!((a - b).abs() <= tol, "{a} vs {b}");
         }
     }
@@ -173,37 +229,95 @@ fn each_documented_rejection() {
     cases.push((p, E::ZeroDim { field: "hidden" }));
     let mut p = ok.clone();
     p.dims.hidden = 17;
-    cases.push((p, E::ExceedsCapacity { field: "hidden", capacity: 16, found: 17 }));
+    cases.push((
+        p,
+        E::ExceedsCapacity {
+            field: "hidden",
+            capacity: 16,
+            found: 17,
+        },
+    ));
     let mut p = ok.clone();
     p.dims.layers = 3;
-    cases.push((p, E::ExceedsCapacity { field: "layers", capacity: 2, found: 3 }));
+    cases.push((
+        p,
+        E::ExceedsCapacity {
+            field: "layers",
+            capacity: 2,
+            found: 3,
+        },
+    ));
     let mut p = ok.clone();
     p.vocab = "abc".into();
-    cases.push((p, E::VocabLength { declared: 2, found: 3 }));
+    cases.push((
+        p,
+        E::VocabLength {
+            declared: 2,
+            found: 3,
+        },
+    ));
     let mut p = ok.clone();
     p.vocab = "aa".into();
     cases.push((p, E::DuplicateChar { ch: 'a' }));
     let mut p = ok.clone();
     p.shapes[1] = (4, 2);
-    cases.push((p, E::TensorShape { tensor: TensorName::HiddenGates(0), expected: (4, 1), found: (4, 2) }));
+    cases.push((
+        p,
+        E::TensorShape {
+            tensor: TensorName::HiddenGates(0),
+            expected: (4, 1),
+            found: (4, 2),
+        },
+    ));
     let mut p = ok.clone();
     p.data_len[2] = 3;
-    cases.push((p, E::TensorLength { tensor: TensorName::Output, expected: 2, found: 3 }));
+    cases.push((
+        p,
+        E::TensorLength {
+            tensor: TensorName::Output,
+            expected: 2,
+            found: 3,
+        },
+    ));
     let mut p = ok.clone();
     p.scales = vec![f32::NAN];
-    cases.push((p, E::NotFinite { tensor: TensorName::InputGates(0) }));
+    cases.push((
+        p,
+        E::NotFinite {
+            tensor: TensorName::InputGates(0),
+        },
+    ));
     let mut p = ok.clone();
     p.bias = vec![f32::INFINITY; 4];
-    cases.push((p, E::NotFinite { tensor: TensorName::GateBias(0) }));
+    cases.push((
+        p,
+        E::NotFinite {
+            tensor: TensorName::GateBias(0),
+        },
+    ));
     let mut p = ok.clone();
     p.out_bias_len = 1;
-    cases.push((p, E::TensorLength { tensor: TensorName::OutputBias, expected: 8, found: 4 }));
+    cases.push((
+        p,
+        E::TensorLength {
+            tensor: TensorName::OutputBias,
+            expected: 8,
+            found: 4,
+        },
+    ));
     let mut p = ok.clone();
     p.quant[1] = Quant::F32;
     cases.push((p, E::Malformed { field: "quant" }));
     let mut p = ok.clone();
     p.extra_layers = 1; // a second layer record the dims do not announce
-    cases.push((p, E::TensorShape { tensor: TensorName::Output, expected: (2, 1), found: (4, 2) }));
+    cases.push((
+        p,
+        E::TensorShape {
+            tensor: TensorName::Output,
+            expected: (2, 1),
+            found: (4, 2),
+        },
+    ));
     for (parts, expected) in cases {
         assert_eq!(load(&encode_parts(&parts)), Err(expected));
     }
@@ -216,7 +330,13 @@ fn each_documented_rejection() {
     let mut bad = good.clone();
     bad[4] = 2;
     fix_crc(&mut bad);
-    assert_eq!(load(&bad), Err(E::UnsupportedVersion { found: 2, supported: 1 }));
+    assert_eq!(
+        load(&bad),
+        Err(E::UnsupportedVersion {
+            found: 2,
+            supported: 1
+        })
+    );
     let mut bad = good.clone();
     let n = bad.len();
     bad[n - 1] ^= 0x80;
@@ -228,7 +348,12 @@ fn each_documented_rejection() {
     let mut bad = good.clone();
     bad[10] = 0xff; // vocab "a" -> invalid UTF-8
     fix_crc(&mut bad);
-    assert_eq!(load(&bad), Err(E::Malformed { field: "description" }));
+    assert_eq!(
+        load(&bad),
+        Err(E::Malformed {
+            field: "description"
+        })
+    );
 }
 
 #[test]
