@@ -13,7 +13,7 @@ use charlstm_core::{Generator, Model, OnUnknown, SamplerConfig};
 use rayon::prelude::*;
 
 use crate::corpus::Tok;
-use crate::layers::{Predict, State, Workspace, forward};
+use crate::layers::{Predict, State, Workspace, eval_window};
 use crate::model::Params;
 
 /// Number of validation chunks.
@@ -77,7 +77,7 @@ pub fn val_loss_float(p: &Params<f32>, val: &[Tok]) -> Result<ValLoss> {
                     x.extend(group.iter().map(|c| c[pos + i]));
                     y.extend(group.iter().map(|c| c[pos + i + 1]));
                 }
-                loss += forward(p, &mut ws, &mut state, &x, &y, Predict::All);
+                loss += eval_window(p, &mut ws, &mut state, &x, &y);
                 pos += t;
             }
             loss

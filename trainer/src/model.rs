@@ -42,11 +42,13 @@ impl Real for f32 {
     fn as_f64(self) -> f64 {
         self as f64
     }
+    #[inline(always)]
     fn sigmoid_in_place(x: &mut [f32]) {
         for v in x {
             *v = 1.0 / (1.0 + exp_fast(-*v));
         }
     }
+    #[inline(always)]
     fn tanh_in_place(x: &mut [f32]) {
         // tanh x = 2 sigmoid(2x) - 1: absolute error ~1e-7, plenty for training.
         for v in x {
@@ -81,7 +83,8 @@ impl Real for f64 {
 #[inline(always)]
 pub fn exp_fast(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5 × 2^23: adding it rounds to an integer
-    let x = x.max(-87.0).min(88.0); // max/min, not clamp: no NaN branch, so it vectorizes
+    #[allow(clippy::manual_clamp)] // max/min, not clamp: no NaN branch, so it vectorizes
+    let x = x.max(-87.0).min(88.0);
     let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
     let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
     let mut p = 1.987_569_1e-4_f32;

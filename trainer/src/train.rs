@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{Checkpoint, write_atomic};
 use crate::corpus::{Corpus, Tok};
 use crate::export::{self, BlobMeta};
-use crate::layers::{Predict, State, Workspace, backward, forward};
+use crate::layers::{Predict, State, Workspace, train_window};
 use crate::model::{Init, Params, uniform01};
 use crate::optim::{Optimizer, clip_global_norm};
 use crate::{eval, plot};
@@ -236,7 +236,7 @@ impl Trainer {
             Recipe::Keras => Optimizer::rmsprop(&params),
         };
         // The sample prime: a fixed slice of the training text chosen by the seed.
-        let mut prime_rng = XorShiftRng::seed_from_u64(cfg.seed ^ 0x5EED_0F_9E1E);
+        let mut prime_rng = XorShiftRng::seed_from_u64(cfg.seed ^ 0x5EED_F00D);
         let span = corpus.train.len().saturating_sub(PRIME_CHARS).max(1);
         let start = (uniform01(&mut prime_rng) * span as f64) as usize;
         let prime: String = corpus.train[start..(start + PRIME_CHARS).min(corpus.train.len())]
@@ -446,17 +446,8 @@ impl Trainer {
                     }
                 }
                 sh.grads.zero_grad();
-                let loss = forward(params, &mut sh.ws, state, &sh.x, &sh.y, predict);
-                backward(
-                    &mut sh.grads,
-                    params,
-                    &mut sh.ws,
-                    &sh.x,
-                    &sh.y,
-                    predict,
-                    scale,
-                );
-                loss
+                let (ws, x, y) = (&mut sh.ws, &sh.x, &sh.y);
+                train_window(&mut sh.grads, params, ws, state, x, y, predict, scale)
             })
             .collect::<Vec<f64>>()
             .into_iter()

@@ -279,3 +279,68 @@ fn usage_errors_exit_2() {
     }
     assert!(run(&["train", "--help"]).status.success());
 }
+
+#[test]
+fn two_layers_train_export_and_load_in_core() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = pattern_corpus(dir.path(), 6_000);
+    let out = dir.path().join("run2");
+    let (c, o) = (corpus.to_str().unwrap(), out.to_str().unwrap());
+    ok(&train_args(c, o, &["--epochs", "1", "--layers", "2"]));
+    let blob = out.join("model.blob");
+    let json = ok(&[
+        "eval",
+        "--corpus",
+        c,
+        "--blob",
+        blob.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["layers"], 2);
+    let report = ok(&[
+        "export",
+        "--checkpoint",
+        out.join("checkpoint.bin").to_str().unwrap(),
+        "--out",
+        dir.path().join("x.blob").to_str().unwrap(),
+    ]);
+    assert!(report.contains("layer 1 w_ih"), "{report}");
+}
+
+#[test]
+fn time_limit_stops_mid_epoch_with_a_checkpoint_and_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = pattern_corpus(dir.path(), 200_000);
+    let out = dir.path().join("timed");
+    let (c, o) = (corpus.to_str().unwrap(), out.to_str().unwrap());
+    ok(&train_args(
+        c,
+        o,
+        &["--epochs", "1000", "--time-limit", "0.3"],
+    ));
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let last = metrics.lines().last().unwrap();
+    assert!(
+        last.starts_with("1,"),
+        "stopped inside the first epoch: {metrics}"
+    );
+    assert!(out.join("checkpoint.bin").is_file() && out.join("model.blob").is_file());
+    // The run continues from there.
+    ok(&["train", "--resume", o, "--max-steps", "1", "--quiet"]);
+}
+
+#[test]
+fn divergence_stops_with_the_step_and_writes_no_bad_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = pattern_corpus(dir.path(), 6_000);
+    let c = corpus.to_str().unwrap();
+    // An absurd learning rate: the weights overflow within the first epoch, before any
+    // checkpoint, so the run must stop naming the step and write none.
+    let bad = dir.path().join("nan2");
+    let mut a = train_args(c, bad.to_str().unwrap(), &["--epochs", "1", "--clip", "0"]);
+    let lr = a.iter().position(|x| *x == "--lr").unwrap();
+    a[lr + 1] = "1e38";
+    fails(&a, &["step ", "NaN"]);
+    assert!(!bad.join("checkpoint.bin").exists());
+}

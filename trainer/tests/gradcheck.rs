@@ -65,7 +65,7 @@ fn check(layers: usize, predict: Predict) {
         .map(|(_, t)| t.to_vec())
         .collect();
     for (ti, name) in names.iter().enumerate() {
-        for i in 0..grads[ti].len() {
+        for (i, &analytic) in grads[ti].iter().enumerate() {
             let orig = probe.tensors_mut()[ti].1[i];
             probe.tensors_mut()[ti].1[i] = orig + eps;
             let up = loss(&probe, &x, &y, predict, &init);
@@ -73,7 +73,6 @@ fn check(layers: usize, predict: Predict) {
             let down = loss(&probe, &x, &y, predict, &init);
             probe.tensors_mut()[ti].1[i] = orig;
             let numeric = (up - down) / (2.0 * eps);
-            let analytic = grads[ti][i];
             let rel = (numeric - analytic).abs() / (numeric.abs() + analytic.abs()).max(1e-8);
             assert!(
                 rel < 1e-5,
