@@ -292,3 +292,33 @@ fn flat<F>(a: &mut Array2<F>) -> &mut [F] {
 pub fn uniform01(rng: &mut impl Rng) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exp_fast_matches_std_exp() {
+        let mut worst = 0.0f64;
+        for i in -86_990..=87_990 {
+            let x = i as f32 * 1e-3;
+            let want = (x as f64).exp();
+            let rel = ((exp_fast(x) as f64 - want) / want).abs();
+            worst = worst.max(rel);
+        }
+        assert!(worst < 2e-7, "relative error {worst:e}");
+    }
+
+    #[test]
+    fn f32_gates_match_f64_gates() {
+        let xs: Vec<f32> = (-400..=400).map(|i| i as f32 * 0.05).collect();
+        let (mut s, mut t) = (xs.clone(), xs.clone());
+        f32::sigmoid_in_place(&mut s);
+        f32::tanh_in_place(&mut t);
+        for ((&x, s), t) in xs.iter().zip(s).zip(t) {
+            let x = x as f64;
+            assert!((s as f64 - 1.0 / (1.0 + (-x).exp())).abs() < 1e-6, "sigmoid({x})");
+            assert!((t as f64 - x.tanh()).abs() < 1e-6, "tanh({x})");
+        }
+    }
+}
