@@ -97,9 +97,10 @@ struct TrainArgs {
     /// Seed of initialization, order and sampling.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Total epochs (including those of a resumed run).
-    #[arg(long, default_value_t = 50)]
-    epochs: u64,
+    /// Total epochs, counting those of a resumed run [default: 50, or no limit with
+    /// --time-limit].
+    #[arg(long)]
+    epochs: Option<u64>,
     /// Stop after this many optimizer steps in total.
     #[arg(long)]
     max_steps: Option<u64>,
@@ -177,6 +178,11 @@ struct SampleArgs {
 }
 
 fn main() -> ExitCode {
+    // A bug must still end in one line and exit code 1, never a panic trace.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error: {info} (please report this)");
+        std::process::exit(1);
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => cmd_train(a),
@@ -198,8 +204,9 @@ fn main() -> ExitCode {
 // train
 
 fn cmd_train(a: TrainArgs) -> Result<()> {
+    let default_epochs = if a.time_limit.is_some() { u64::MAX } else { 50 };
     let limits = Limits {
-        epochs: a.epochs,
+        epochs: a.epochs.unwrap_or(default_epochs),
         max_steps: a.max_steps,
         time_limit: a.time_limit,
         verbose: !a.quiet,

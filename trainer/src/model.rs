@@ -317,7 +317,10 @@ mod tests {
         f32::tanh_in_place(&mut t);
         for ((&x, s), t) in xs.iter().zip(s).zip(t) {
             let x = x as f64;
-            assert!((s as f64 - 1.0 / (1.0 + (-x).exp())).abs() < 1e-6, "sigmoid({x})");
+            assert!(
+                (s as f64 - 1.0 / (1.0 + (-x).exp())).abs() < 1e-6,
+                "sigmoid({x})"
+            );
             assert!((t as f64 - x.tanh()).abs() < 1e-6, "tanh({x})");
         }
     }
