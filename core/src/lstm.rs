@@ -274,8 +274,20 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
         } else {
             Operand::F32(top)
         };
-        for (r, z) in self.scratch.logits[..v].iter_mut().enumerate() {
-            *z = read_f32(self.model.b_out, r) + self.model.w_out.dot(r, x);
+        // Four rows per pass share each load of x (dot4 gives each row the bits of dot).
+        let (w, b) = (&self.model.w_out, self.model.b_out);
+        let mut quads = self.scratch.logits[..v].chunks_exact_mut(4);
+        let mut r = 0;
+        for z in &mut quads {
+            let acc = w.dot4([r, r + 1, r + 2, r + 3], x);
+            for (j, z) in z.iter_mut().enumerate() {
+                *z = read_f32(b, r + j) + acc[j];
+            }
+            r += 4;
+        }
+        for z in quads.into_remainder() {
+            *z = read_f32(b, r) + w.dot(r, x);
+            r += 1;
         }
     }
 }
