@@ -44,6 +44,9 @@ enum Cmd {
     Run(RunArgs),
     /// Describe a model: dims, vocabulary, quantization, metadata, sizes, board fit.
     Info(InfoArgs),
+    /// The classic recipe's samples: N chars at each temperature (0.2, 0.5, 1.0, 1.2), each
+    /// from the same freshly primed state, on the simulated device.
+    Samples(SamplesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +119,34 @@ struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+struct SamplesArgs {
+    /// Boot from a flash image written by `charlstm-sim flash`.
+    #[arg(long, value_name = "FILE", conflicts_with = "blob")]
+    image: Option<PathBuf>,
+    /// Run a blob file directly (as if flashed). Without --image/--blob: the bundled model.
+    #[arg(long, value_name = "FILE")]
+    blob: Option<PathBuf>,
+    /// Text fed to the model before each sample (the classic recipe uses a corpus slice).
+    #[arg(long, value_name = "TEXT", default_value = DEFAULT_SAMPLE_PRIME, allow_hyphen_values = true)]
+    prime: String,
+    /// Sampling temperatures, one sample each.
+    #[arg(long = "temperature", value_name = "T", num_args = 1.., default_values_t = [0.2f32, 0.5, 1.0, 1.2], allow_negative_numbers = true)]
+    temperatures: Vec<f32>,
+    /// Characters per sample.
+    #[arg(long, value_name = "N", default_value_t = 400)]
+    chars: usize,
+    /// RNG seed of every sample.
+    #[arg(long, value_name = "S", default_value_t = DEFAULT_SEED)]
+    seed: u64,
+    /// Board profile (default: the image's board, else mps2-an386); budgets are enforced.
+    #[arg(long, value_name = "NAME", value_parser = board::parse)]
+    board: Option<&'static Board>,
+}
+
+/// The prime of `samples`: the opening of Beyond Good and Evil, in the bundled model's vocabulary.
+const DEFAULT_SAMPLE_PRIME: &str = "supposing that truth is a woman--what then? ";
+
+#[derive(Debug, Args)]
 struct InfoArgs {
     /// A blob file. Without it or --image: the bundled model.
     blob: Option<PathBuf>,
@@ -131,6 +162,7 @@ fn main() -> ExitCode {
         Cmd::Flash(a) => flash_cmd(a),
         Cmd::Run(a) => run_cmd(a),
         Cmd::Info(a) => info_cmd(a),
+        Cmd::Samples(a) => samples_cmd(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -308,6 +340,62 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     if a.stats {
         print_stats(board, &model, &build, &report);
     }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// samples
+
+fn samples_cmd(a: SamplesArgs) -> anyhow::Result<()> {
+    let flash = Flash::read(source(a.image.clone(), a.blob.clone()))?;
+    let label = flash.label();
+    let (blob, boot) = flash.blob(a.board)?;
+    let board = match (a.board, &boot) {
+        (Some(b), _) => b,
+        (None, Some(boot)) => boot.board,
+        (None, None) => board::find(DEFAULT_BOARD).expect("the default board exists"),
+    };
+    let model = device::load_model(blob, &label)?;
+    let build = footprint::build_for(&model);
+    board
+        .check(&label, blob.len(), &build)
+        .map_err(|e| anyhow!(e))?;
+    let configs: Vec<SamplerConfig> = a
+        .temperatures
+        .iter()
+        .map(|&t| {
+            let cfg = SamplerConfig::temperature(t);
+            cfg.validate().map(|()| cfg)
+        })
+        .collect::<Result<_, _>>()?;
+    let d = model.dims();
+    let meta = model.meta();
+    println!(
+        "{board} booted from {label}: H={} V={} L={} {}, val bpc {:.3} (float {:.3}), seed {}",
+        d.hidden,
+        d.vocab,
+        d.layers,
+        quant_name(model.quant()),
+        meta.val_bpc_quant,
+        meta.val_bpc_float,
+        a.seed
+    );
+    println!("----- prime: {:?}", a.prime);
+    let mut uart = Uart::new(io::stdout(), None).flush_each(io::stdout().is_terminal());
+    for sampler in configs {
+        uart.write_str(&format!("----- temperature {}\n", sampler.temperature))?;
+        let cfg = RunConfig {
+            prime: a.prime.clone(),
+            sampler,
+            seed: a.seed,
+            chars: a.chars,
+            echo_prime: true,
+            measure: false,
+        };
+        device::run(&model, &cfg, &mut uart, || ())?;
+        uart.write_str("\n")?;
+    }
+    uart.flush()?;
     Ok(())
 }
 

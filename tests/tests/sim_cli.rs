@@ -397,3 +397,27 @@ fn without_a_bundled_model_run_and_info_say_what_to_do() {
         fails(&["info"], &needles);
     }
 }
+
+#[test]
+fn samples_are_the_classic_recipes_four_temperatures_from_one_prime() {
+    let f = Files::new();
+    let (blob, bytes) = f.blob();
+    let r = sim(&[
+        "samples", "--blob", &blob, "--prime", "the ", "--chars", "50", "--seed", "4",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = String::from_utf8(r.stdout).unwrap();
+    for t in [0.2f32, 0.5, 1.0, 1.2] {
+        let header = format!("----- temperature {t}\n");
+        let sample = out.split(&header).nth(1).expect(&header);
+        let expected = format!("the {}\n", reference(&bytes, "the ", t, 4, 50));
+        assert!(
+            sample.starts_with(&expected),
+            "T={t}: {sample:?} vs {expected:?}"
+        );
+    }
+    fails(
+        &["samples", "--blob", &blob, "--temperature", "nan"],
+        &["temperature"],
+    );
+}
