@@ -23,6 +23,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod activation;
 pub mod blob;
 pub mod error;
 pub mod lstm;

@@ -10,8 +10,10 @@
 //! logits = W_out h_t(top layer) + b_out
 //! ```
 //!
-//! sigmoid, tanh and exp come from libm, so the host and a Cortex-M compute the same bits.
+//! sigmoid and tanh come from libm (float path) or a compile-time table (int8 path, see
+//! `activation.rs`), exp from libm, so the host and a Cortex-M compute the same bits.
 
+use crate::activation::{Activations, Exact, Table};
 use crate::blob::{Model, Quant};
 use crate::error::{ConfigError, UnknownChar};
 use crate::quant::{MAX_DOT_LEN, Operand, quantize_activations, read_f32};
@@ -244,16 +246,22 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 Operand::F32(&hf[..h])
             };
             let c = &mut self.state.c[l][..h];
-            for (k, (h_k, c_k)) in h_prev.iter_mut().zip(c.iter_mut()).enumerate() {
-                let rows = [k, h + k, 2 * h + k, 3 * h + k];
-                let zh = layer.w_hh.dot4(rows, hidden);
+            // Unit k's gate rows are k, h+k, 2h+k, 3h+k of both matrices (spec §5).
+            let gates = layer.w_hh.gate_rows(h).zip(layer.w_ih.gate_rows(h));
+            let units = h_prev.iter_mut().zip(c.iter_mut()).zip(gates);
+            for (k, ((h_k, c_k), (w_hh, w_ih))) in units.enumerate() {
+                let zh = w_hh.dot(hidden);
                 let zx = match x {
-                    None => rows.map(|r| layer.w_ih.get(r, token.id())),
-                    Some(x) => layer.w_ih.dot4(rows, x),
+                    None => w_ih.col(token.id()),
+                    Some(x) => w_ih.dot(x),
                 };
                 let z: [f32; 4] =
-                    core::array::from_fn(|j| read_f32(layer.bias, rows[j]) + zx[j] + zh[j]);
-                *h_k = cell(z, c_k);
+                    core::array::from_fn(|j| read_f32(layer.bias, j * h + k) + zx[j] + zh[j]);
+                *h_k = if quantized {
+                    cell::<Table>(z, c_k)
+                } else {
+                    cell::<Exact>(z, c_k)
+                };
             }
         }
         self.update_logits();
@@ -299,19 +307,13 @@ fn lowered(ch: char, lower: bool) -> impl Iterator<Item = char> {
 }
 
 /// The LSTM cell update for one unit from its four gate pre-activations (i, f, g, o):
-/// updates `c` and returns the new h.
+/// updates `c` and returns the new h. `A` is exact (float path) or a table (int8 path).
 #[inline]
-pub fn cell(z: [f32; 4], c: &mut f32) -> f32 {
-    let i = sigmoid(z[0]);
-    let f = sigmoid(z[1]);
-    let g = libm::tanhf(z[2]);
-    let o = sigmoid(z[3]);
+pub fn cell<A: Activations>(z: [f32; 4], c: &mut f32) -> f32 {
+    let i = A::sigmoid(z[0]);
+    let f = A::sigmoid(z[1]);
+    let g = A::tanh(z[2]);
+    let o = A::sigmoid(z[3]);
     *c = f * *c + i * g;
-    o * libm::tanhf(*c)
-}
-
-/// The logistic function, 1 / (1 + e^-x), via libm.
-#[inline]
-pub fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + libm::expf(-x))
+    o * A::tanh(*c)
 }
