@@ -96,7 +96,11 @@ fn parse_params(b: &[u8]) -> Result<Params<'_>, &'static str> {
     }
     let mut seed = [0u8; 8];
     seed.copy_from_slice(&b[16..24]);
-    let lens = [u16_at(b, 28) as usize, u16_at(b, 30) as usize, u32_at(b, 32) as usize];
+    let lens = [
+        u16_at(b, 28) as usize,
+        u16_at(b, 30) as usize,
+        u32_at(b, 32) as usize,
+    ];
     let mut at = PARAMS_HEADER;
     let mut texts = [""; 3];
     for (text, len) in texts.iter_mut().zip(lens) {
@@ -110,7 +114,9 @@ fn parse_params(b: &[u8]) -> Result<Params<'_>, &'static str> {
         chars: u32_at(b, 12),
         seed: u64::from_le_bytes(seed),
         config: SamplerConfig {
-            temperature: temperature.parse().map_err(|_| "temperature is not a number")?,
+            temperature: temperature
+                .parse()
+                .map_err(|_| "temperature is not a number")?,
             top_k: u32_at(b, 24),
             top_p: top_p.parse().map_err(|_| "top-p is not a number")?,
         },
@@ -224,6 +230,51 @@ fn stack_high_water() -> usize {
     stack_top() - p
 }
 
+/// SysTick ticks spent priming and generating.
+struct Counts {
+    primed: usize,
+    prime_ticks: u64,
+    gen_ticks: u64,
+}
+
+/// The simulator's sequence: `Generator::new`, `prime(.., OnUnknown::Error)`, then
+/// `next_char()` `params.chars` times, each character's UTF-8 bytes to the UART. Its own
+/// function (not inlined) so the generator, the largest value in RAM, lives in one stack
+/// slot instead of several copies in `main`'s frame.
+#[inline(never)]
+fn generate(
+    model: &Model<'_, H, V, L>,
+    params: &Params<'_>,
+    ticks: &Ticks,
+    uart: &mut Uart,
+) -> Counts {
+    let mut generator = match Generator::new(model, params.config, params.seed) {
+        Ok(generator) => generator,
+        Err(e) => fail("sampler settings", e),
+    };
+    let t0 = ticks.now();
+    let primed = match generator.prime(params.prime, OnUnknown::Error) {
+        Ok(primed) => primed,
+        Err(e) => fail("prime", e),
+    };
+    let prime_ticks = Ticks::since(t0, ticks.now());
+
+    // Only next_char() is timed; each character is shorter than SysTick's 2^24-tick period.
+    let mut gen_ticks = 0u64;
+    let mut buf = [0u8; 4];
+    for _ in 0..params.chars {
+        let t = ticks.now();
+        let ch = generator.next_char();
+        gen_ticks += Ticks::since(t, ticks.now());
+        uart.write_str(ch.encode_utf8(&mut buf)).ok();
+    }
+    Counts {
+        primed,
+        prime_ticks,
+        gen_ticks,
+    }
+}
+
 /// Reports `msg` on stderr and exits with status 1.
 fn fail(what: &str, msg: impl core::fmt::Display) -> ! {
     heprintln!("charlstm-qemu-m4: {}: {}", what, msg);
@@ -248,31 +299,17 @@ fn main() -> ! {
 
     // SAFETY: both regions lie in the board's 4 MiB SSRAM1 (used as flash), above the code
     // (memory.x stops the firmware at 2 MiB), and nothing writes them while we run.
-    let params_region = unsafe { core::slice::from_raw_parts(PARAMS_ADDR as *const u8, PARAMS_MAX) };
+    let params_region =
+        unsafe { core::slice::from_raw_parts(PARAMS_ADDR as *const u8, PARAMS_MAX) };
     let params = parse_params(params_region).unwrap_or_else(|e| fail("params block", e));
     // SAFETY: as above; blob_len <= MODEL_MAX was checked.
     let blob = unsafe { core::slice::from_raw_parts(MODEL_ADDR as *const u8, params.blob_len) };
 
-    let model = Model::<H, V, L>::from_bytes(blob)
-        .unwrap_or_else(|e| fail("model blob rejected by the loader", e));
-    let mut generator = Generator::new(&model, params.config, params.seed)
-        .unwrap_or_else(|e| fail("sampler settings", e));
-
-    let t0 = ticks.now();
-    let primed = generator
-        .prime(params.prime, OnUnknown::Error)
-        .unwrap_or_else(|e| fail("prime", e));
-    let prime_ticks = Ticks::since(t0, ticks.now());
-
-    // Only next_char() is timed; each character is shorter than SysTick's 2^24-tick period.
-    let mut gen_ticks = 0u64;
-    let mut buf = [0u8; 4];
-    for _ in 0..params.chars {
-        let t = ticks.now();
-        let ch = generator.next_char();
-        gen_ticks += Ticks::since(t, ticks.now());
-        uart.write_str(ch.encode_utf8(&mut buf)).ok();
-    }
+    let model = match Model::<H, V, L>::from_bytes(blob) {
+        Ok(model) => model,
+        Err(e) => fail("model blob rejected by the loader", e),
+    };
+    let counts = generate(&model, &params, &ticks, &mut uart);
 
     let dims = model.dims();
     let quant = match model.quant() {
@@ -297,22 +334,26 @@ fn main() -> ! {
     );
     let (statics, stack) = (heap_start() - RAM_ORIGIN, stack_high_water());
     heprintln!(
+        "generator: {} B (state, scratch and sampler, on the stack)",
+        core::mem::size_of::<Generator<'static, 'static, H, V, L>>()
+    );
+    heprintln!(
         "ram: static {} B + stack high-water {} B = {} B (budget {} B)",
         statics,
         stack,
         statics + stack,
         RAM_BUDGET
     );
-    if primed > 0 {
+    if counts.primed > 0 {
         heprintln!(
             "instructions_per_prime_char: {}",
-            prime_ticks * INSNS_PER_TICK / primed as u64
+            counts.prime_ticks * INSNS_PER_TICK / counts.primed as u64
         );
     }
     if params.chars > 0 {
         heprintln!(
             "instructions_per_char: {}",
-            gen_ticks * INSNS_PER_TICK / params.chars as u64
+            counts.gen_ticks * INSNS_PER_TICK / params.chars as u64
         );
     }
     debug::exit(debug::EXIT_SUCCESS);

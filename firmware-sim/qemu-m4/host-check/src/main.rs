@@ -50,8 +50,8 @@ fn main() {
     };
     let bytes = std::fs::read(&path).unwrap_or_else(|e| fail(format!("{path}: {e}")));
     // Capacities of the simulator: large enough for any blob the firmware accepts.
-    let model = Model::<512, 1024, 2>::from_bytes(&bytes)
-        .unwrap_or_else(|e| fail(format!("{path}: {e}")));
+    let model =
+        Model::<512, 1024, 2>::from_bytes(&bytes).unwrap_or_else(|e| fail(format!("{path}: {e}")));
     let mut generator =
         Generator::new(&model, config, seed).unwrap_or_else(|e| fail(format!("{e}")));
     generator
