@@ -2,10 +2,9 @@
 # CI check of the Cortex-M4F firmware (issue 5): installs the toolchain and QEMU if missing,
 # builds the firmware, runs it under QEMU on several blobs and (prime, temperature, seed, top-k,
 # top-p) combinations, and checks that its output is byte-identical to the host's
-# `charlstm-sim run --raw` with the same arguments (or, while charlstm-sim is not built, to
-# firmware-sim/qemu-m4/host-check, the same core sequence on the host). Also checks that a
-# corrupted blob and an unknown prime character make the run fail. Exits non-zero on any
-# mismatch or failure.
+# `charlstm-sim run --raw` with the same arguments. Also checks that a truncated blob and an
+# unknown prime character make the run fail with the loader's or the core's message. Exits
+# non-zero on any mismatch or failure.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,19 +21,12 @@ echo "ci-qemu: toolchain + firmware build" >&2
 "$QEMU" --build-only
 
 # ---------------------------------------------------------------------------
-# Host reference: charlstm-sim if it builds, else the host-check program
+# Host reference: the simulator
 
-if cargo build -q --release -p charlstm-sim 2>"$TMP/sim-build.log" &&
-    "$ROOT/target/release/charlstm-sim" run --help 2>/dev/null | grep -q -- '--raw'; then
-    REFERENCE="charlstm-sim run --raw"
-    reference() { "$ROOT/target/release/charlstm-sim" run --raw "$@"; }
-else
-    echo "ci-qemu: charlstm-sim not available ($(tail -1 "$TMP/sim-build.log")); using host-check" >&2
-    cargo build -q --release --manifest-path firmware-sim/qemu-m4/host-check/Cargo.toml
-    REFERENCE="host-check"
-    reference() { "$ROOT/firmware-sim/qemu-m4/host-check/target/release/charlstm-host-check" "$@"; }
-fi
-echo "ci-qemu: reference = $REFERENCE" >&2
+echo "ci-qemu: building charlstm-sim (the host reference)" >&2
+cargo build -q --release -p charlstm-sim || fail "charlstm-sim does not build"
+SIM="$ROOT/target/release/charlstm-sim"
+reference() { "$SIM" run --raw "$@"; }
 
 # ---------------------------------------------------------------------------
 # Blobs: random int8 H=128 V=57 L=1 (the bundled model's shape), a float one, the bundled one
@@ -45,8 +37,9 @@ BLOBS=("$TMP/int8.blob" "$TMP/f32.blob")
 [ -f models/nietzsche.blob ] && BLOBS+=(models/nietzsche.blob)
 
 # Each case: the arguments shared by both runs. T=0 (argmax), plain temperature sampling
-# (no top-k/top-p), top-k, top-p, both, an empty prime and a large seed.
+# (no top-k/top-p), top-k, top-p, both, an empty prime and a large seed; "" = all defaults.
 CASES=(
+    ""
     "--prime|the meaning of |--temperature|0.8|--seed|42|--chars|300"
     "--prime|the |--temperature|0|--seed|1|--chars|200"
     "--prime||--temperature|1.0|--seed|0|--chars|200"
@@ -61,7 +54,7 @@ for blob in "${BLOBS[@]}"; do
         IFS='|' read -r -a args <<<"$case"
         n=$((n + 1))
         reference --blob "$blob" "${args[@]}" >"$TMP/host.txt" 2>"$TMP/host.err" ||
-            fail "$REFERENCE failed on $(basename "$blob") ${args[*]}: $(cat "$TMP/host.err")"
+            fail "charlstm-sim failed on $(basename "$blob") ${args[*]}: $(cat "$TMP/host.err")"
         "$QEMU" --blob "$blob" "${args[@]}" >"$TMP/qemu.txt" 2>"$TMP/qemu.err" ||
             fail "qemu-m4.sh failed on $(basename "$blob") ${args[*]}: $(cat "$TMP/qemu.err")"
         cmp -s "$TMP/host.txt" "$TMP/qemu.txt" ||
@@ -82,10 +75,15 @@ if "$QEMU" --blob "$TMP/truncated.blob" --chars 5 >/dev/null 2>"$TMP/err"; then
     fail "a truncated blob was accepted"
 fi
 grep -q "rejected by the loader" "$TMP/err" || fail "no loader error for a truncated blob: $(cat "$TMP/err")"
+cargo run -q --release -p charlstm-tests --example random-blob -- "$TMP/h256.blob" 256 1 int8 3
+if "$QEMU" --blob "$TMP/h256.blob" --chars 5 >/dev/null 2>"$TMP/err"; then
+    fail "a blob above the firmware's capacity (H=256 > 128) was accepted"
+fi
+grep -q "rejected by the loader" "$TMP/err" || fail "no capacity error for H=256: $(cat "$TMP/err")"
 if "$QEMU" --blob "$TMP/int8.blob" --prime "ABC" --chars 5 >/dev/null 2>"$TMP/err"; then
     fail "a prime outside the vocabulary was accepted"
 fi
 grep -q "not in the model's vocabulary" "$TMP/err" || fail "no prime error: $(cat "$TMP/err")"
 
 grep -E '^(flash|ram|instructions_per)' "$TMP/qemu.err" >&2 || true
-echo "ci-qemu: all $n runs byte-identical to $REFERENCE; error cases fail as they should" >&2
+echo "ci-qemu: all $n runs byte-identical to charlstm-sim; error cases fail as they should" >&2
