@@ -282,11 +282,21 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------
 // run
 
-fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
-    let flash = Flash::read(source(a.image.clone(), a.blob.clone()))?;
+/// A device booted from a flash image, a blob file or the bundled model, its budgets checked.
+struct Booted<'f> {
+    label: String,
+    blob: &'f [u8],
+    board: &'static Board,
+    model: SimModel<'f>,
+    build: Build,
+}
+
+/// Finds the model, picks the board (`--board`, else the image's, else the default), loads
+/// the model through the core and checks it against the board's budgets.
+fn boot<'f>(flash: &'f Flash, board_arg: Option<&'static Board>) -> anyhow::Result<Booted<'f>> {
     let label = flash.label();
-    let (blob, boot) = flash.blob(a.board)?;
-    let board = match (a.board, &boot) {
+    let (blob, boot) = flash.blob(board_arg)?;
+    let board = match (board_arg, &boot) {
         (Some(b), _) => b,
         (None, Some(boot)) => boot.board,
         (None, None) => board::find(DEFAULT_BOARD).expect("the default board exists"),
@@ -296,6 +306,24 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
     board
         .check(&label, blob.len(), &build)
         .map_err(|e| anyhow!(e))?;
+    Ok(Booted {
+        label,
+        blob,
+        board,
+        model,
+        build,
+    })
+}
+
+fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
+    let flash = Flash::read(source(a.image.clone(), a.blob.clone()))?;
+    let Booted {
+        label,
+        blob,
+        board,
+        model,
+        build,
+    } = boot(&flash, a.board)?;
     let sampler = SamplerConfig {
         temperature: a.temperature,
         top_k: a.top_k,
@@ -348,18 +376,12 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
 
 fn samples_cmd(a: SamplesArgs) -> anyhow::Result<()> {
     let flash = Flash::read(source(a.image.clone(), a.blob.clone()))?;
-    let label = flash.label();
-    let (blob, boot) = flash.blob(a.board)?;
-    let board = match (a.board, &boot) {
-        (Some(b), _) => b,
-        (None, Some(boot)) => boot.board,
-        (None, None) => board::find(DEFAULT_BOARD).expect("the default board exists"),
-    };
-    let model = device::load_model(blob, &label)?;
-    let build = footprint::build_for(&model);
-    board
-        .check(&label, blob.len(), &build)
-        .map_err(|e| anyhow!(e))?;
+    let Booted {
+        label,
+        board,
+        model,
+        ..
+    } = boot(&flash, a.board)?;
     let configs: Vec<SamplerConfig> = a
         .temperatures
         .iter()
