@@ -295,12 +295,11 @@ pub fn softmax_xent_backward<F: Real>(
 }
 
 // ---------------------------------------------------------------------------
-// CPU dispatch
+// One window
 
-/// Forward then backward over one window ([`forward`], [`backward`]), compiled for AVX2 +
-/// FMA when this CPU has them: the ops are `#[inline(always)]`, so their element-wise loops
-/// (gates, softmax) run 8 wide instead of the baseline x86-64 target's 4. The products go
-/// through matrixmultiply, which dispatches on its own. Returns the summed loss.
+/// Forward then backward over one window ([`forward`], [`backward`]). Returns the summed
+/// loss. (Host builds target the native CPU, see .cargo/config.toml, so the element-wise
+/// loops run as wide as the CPU allows; the products go through matrixmultiply.)
 #[allow(clippy::too_many_arguments)] // forward's and backward's arguments
 pub fn train_window<F: Real>(
     g: &mut Params<F>,
@@ -312,44 +311,12 @@ pub fn train_window<F: Real>(
     predict: Predict,
     scale: F,
 ) -> f64 {
-    #[inline(always)]
-    fn run<F: Real>(
-        g: &mut Params<F>,
-        p: &Params<F>,
-        ws: &mut Workspace<F>,
-        state: &mut State<F>,
-        io: (&[Tok], &[Tok]),
-        predict: Predict,
-        scale: F,
-    ) -> f64 {
-        let loss = forward(p, ws, state, io.0, io.1, predict);
-        backward(g, p, ws, io.0, io.1, predict, scale);
-        loss
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2<F: Real>(
-            g: &mut Params<F>,
-            p: &Params<F>,
-            ws: &mut Workspace<F>,
-            state: &mut State<F>,
-            io: (&[Tok], &[Tok]),
-            predict: Predict,
-            scale: F,
-        ) -> f64 {
-            run(g, p, ws, state, io, predict, scale)
-        }
-        if has_avx2() {
-            #[allow(unsafe_code)]
-            // SAFETY: the CPU supports avx2 and fma (has_avx2 checked it).
-            return unsafe { avx2(g, p, ws, state, (inputs, targets), predict, scale) };
-        }
-    }
-    run(g, p, ws, state, (inputs, targets), predict, scale)
+    let loss = forward(p, ws, state, inputs, targets, predict);
+    backward(g, p, ws, inputs, targets, predict, scale);
+    loss
 }
 
-/// [`forward`] only (evaluation), dispatched like [`train_window`].
+/// [`forward`] only (evaluation).
 pub fn eval_window<F: Real>(
     p: &Params<F>,
     ws: &mut Workspace<F>,
@@ -357,30 +324,7 @@ pub fn eval_window<F: Real>(
     inputs: &[Tok],
     targets: &[Tok],
 ) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2<F: Real>(
-            p: &Params<F>,
-            ws: &mut Workspace<F>,
-            state: &mut State<F>,
-            inputs: &[Tok],
-            targets: &[Tok],
-        ) -> f64 {
-            forward(p, ws, state, inputs, targets, Predict::All)
-        }
-        if has_avx2() {
-            #[allow(unsafe_code)]
-            // SAFETY: the CPU supports avx2 and fma (has_avx2 checked it).
-            return unsafe { avx2(p, ws, state, inputs, targets) };
-        }
-    }
     forward(p, ws, state, inputs, targets, Predict::All)
-}
-
-#[cfg(target_arch = "x86_64")]
-fn has_avx2() -> bool {
-    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
 // ---------------------------------------------------------------------------
