@@ -218,7 +218,9 @@ impl Rows4<'_> {
 /// Σ q·x over int8 weights (as bytes) and i16 activations, i32 accumulation: the reference.
 #[inline]
 pub fn dot_i8(q: &[u8], x: &[i16]) -> i32 {
-    q.iter().zip(x).fold(0i32, |acc, (&q, &x)| acc.wrapping_add(q as i8 as i32 * x as i32))
+    q.iter().zip(x).fold(0i32, |acc, (&q, &x)| {
+        acc.wrapping_add(q as i8 as i32 * x as i32)
+    })
 }
 
 /// Four rows of [`dot_i8`] at once, exactly equal to it (integer sums are exact in any order),
@@ -250,7 +252,12 @@ pub fn dot4_i8(q: [&[u8]; 4], x: &[i16]) -> [i32; 4] {
 #[cfg(not(target_arch = "arm"))]
 #[inline]
 pub fn dot4_i8(q: [&[u8]; 4], x: &[i16]) -> [i32; 4] {
-    [dot_i8(q[0], x), dot_i8(q[1], x), dot_i8(q[2], x), dot_i8(q[3], x)]
+    [
+        dot_i8(q[0], x),
+        dot_i8(q[1], x),
+        dot_i8(q[2], x),
+        dot_i8(q[3], x),
+    ]
 }
 
 /// Σ w·x over f32 LE weights (as bytes), summed in index order.
@@ -321,9 +328,30 @@ mod tests {
     #[test]
     fn round_to_i16_is_roundf_then_cast() {
         let special = [
-            0.0f32, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, 0.49999997, -0.49999997, 32766.5,
-            32767.0, 32767.5, -32768.5, -32769.0, 1e9, -1e9, 8388607.5, 16777217.0,
-            f32::MAX, f32::MIN, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 1e-40,
+            0.0f32,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            0.49999997,
+            -0.49999997,
+            32766.5,
+            32767.0,
+            32767.5,
+            -32768.5,
+            -32769.0,
+            1e9,
+            -1e9,
+            8388607.5,
+            16777217.0,
+            f32::MAX,
+            f32::MIN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            1e-40,
         ];
         // and a sweep over many magnitudes, including every half-integer step near zero
         let sweep = (0..200_000u32).flat_map(|i| {
