@@ -146,10 +146,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn known_answer_at_fixed_seed() {
+    fn known_answer_at_fixed_seed() -> Result<(), ConfigError> {
         // Pinned so a change to the RNG, the draw or the softmax is noticed.
         let logits = [0.5f32, -1.0, 2.0, 0.0, 1.0];
-        let mut s = Sampler::new(SamplerConfig::temperature(1.0), 42).unwrap();
+        let mut s = Sampler::new(SamplerConfig::temperature(1.0), 42)?;
         let mut order = [0u16; 5];
         let ids: [usize; 12] = core::array::from_fn(|_| {
             let mut z = logits;
@@ -169,16 +169,18 @@ mod tests {
             });
             assert_eq!(Some(id), expected);
         }
+        Ok(())
     }
     const KNOWN_IDS: [usize; 12] = [4, 2, 4, 4, 3, 2, 2, 2, 0, 2, 0, 2];
 
     #[test]
-    fn temperature_zero_is_argmax() {
-        let mut s = Sampler::new(SamplerConfig::temperature(0.0), 1).unwrap();
+    fn temperature_zero_is_argmax() -> Result<(), ConfigError> {
+        let mut s = Sampler::new(SamplerConfig::temperature(0.0), 1)?;
         let mut order = [0u16; 4];
         for _ in 0..100 {
             assert_eq!(s.sample(&mut [0.1, 3.0, 3.0, -2.0], &mut order), 1);
         }
+        Ok(())
     }
 
     #[test]
@@ -199,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn top_k_and_top_p_stay_in_the_kept_set() {
+    fn top_k_and_top_p_stay_in_the_kept_set() -> Result<(), ConfigError> {
         let logits = [1.0f32, 3.0, 0.5, 2.9, -1.0, 2.0];
         let mut order = [0u16; 6];
         let cfg = SamplerConfig {
@@ -207,7 +209,7 @@ mod tests {
             top_k: 2,
             top_p: 1.0,
         };
-        let mut s = Sampler::new(cfg, 7).unwrap();
+        let mut s = Sampler::new(cfg, 7)?;
         for _ in 0..2000 {
             let id = s.sample(&mut logits.clone(), &mut order);
             assert!(id == 1 || id == 3, "top-k 2 picked {id}");
@@ -218,11 +220,12 @@ mod tests {
             top_k: 0,
             top_p: 0.7,
         };
-        let mut s = Sampler::new(cfg, 8).unwrap();
+        let mut s = Sampler::new(cfg, 8)?;
         let mut seen = [false; 6];
         for _ in 0..2000 {
             seen[s.sample(&mut logits.clone(), &mut order)] = true;
         }
         assert_eq!(seen, [false, true, false, true, false, false]);
+        Ok(())
     }
 }
