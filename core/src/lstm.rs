@@ -246,22 +246,32 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 Operand::F32(&hf[..h])
             };
             let c = &mut self.state.c[l][..h];
-            // Unit k's gate rows are k, h+k, 2h+k, 3h+k of both matrices (spec §5).
-            let gates = layer.w_hh.gate_rows(h).zip(layer.w_ih.gate_rows(h));
-            let units = h_prev.iter_mut().zip(c.iter_mut()).zip(gates);
-            for (k, ((h_k, c_k), (w_hh, w_ih))) in units.enumerate() {
-                let zh = w_hh.dot(hidden);
-                let zx = match x {
-                    None => w_ih.col(token.id()),
-                    Some(x) => w_ih.dot(x),
-                };
-                let z: [f32; 4] =
-                    core::array::from_fn(|j| read_f32(layer.bias, j * h + k) + zx[j] + zh[j]);
-                *h_k = if quantized {
-                    cell::<Table>(z, c_k)
+            // Unit k's gate rows are k, h+k, 2h+k, 3h+k of both matrices (spec §5). The
+            // pre-activations of a chunk of units are gathered first, then the cell runs over
+            // the chunk: its table lookups are independent, so a SIMD host does them side by
+            // side (the float operations per unit, and so the bits, are the same either way).
+            let mut gates = layer
+                .w_hh
+                .gate_rows(h)
+                .zip(layer.w_ih.gate_rows(h))
+                .enumerate();
+            let mut z = [[0.0f32; CHUNK]; 4];
+            for (hc, cc) in h_prev.chunks_mut(CHUNK).zip(c.chunks_mut(CHUNK)) {
+                for (u, (k, (w_hh, w_ih))) in gates.by_ref().take(hc.len()).enumerate() {
+                    let zh = w_hh.dot(hidden);
+                    let zx = match x {
+                        None => w_ih.col(token.id()),
+                        Some(x) => w_ih.dot(x),
+                    };
+                    for (j, zj) in z.iter_mut().enumerate() {
+                        zj[u] = read_f32(layer.bias, j * h + k) + zx[j] + zh[j];
+                    }
+                }
+                if quantized {
+                    cells::<Table>(&z, hc, cc);
                 } else {
-                    cell::<Exact>(z, c_k)
-                };
+                    cells::<Exact>(&z, hc, cc);
+                }
             }
         }
         self.update_logits();
@@ -304,6 +314,18 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
 fn lowered(ch: char, lower: bool) -> impl Iterator<Item = char> {
     let plain = core::iter::once(ch).filter(move |_| !lower);
     plain.chain(ch.to_lowercase().filter(move |_| lower))
+}
+
+/// Units per chunk of [`Generator::step`]: 16 on SIMD hosts (256 bytes of pre-activations on
+/// the stack); 1 on a Cortex-M, which has no SIMD to fill and is fastest unit by unit.
+const CHUNK: usize = if cfg!(target_arch = "arm") { 1 } else { 16 };
+
+/// [`cell`] for each unit of a chunk: `z[j][u]` is gate j (i, f, g, o) of unit u.
+#[inline]
+fn cells<A: Activations>(z: &[[f32; CHUNK]; 4], h: &mut [f32], c: &mut [f32]) {
+    for (u, (h, c)) in h.iter_mut().zip(c.iter_mut()).enumerate().take(CHUNK) {
+        *h = cell::<A>([z[0][u], z[1][u], z[2][u], z[3][u]], c);
+    }
 }
 
 /// The LSTM cell update for one unit from its four gate pre-activations (i, f, g, o):
