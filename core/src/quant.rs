@@ -44,11 +44,13 @@ pub fn quantize_row(row: &[f32], q: &mut [i8]) -> f32 {
 /// Policy: NaN entries are skipped by the max and quantize to 0.
 #[inline]
 pub fn quantize_activations(x: &[f32], q: &mut [i16]) -> f32 {
-    // Same result as `m.max(fabsf(v))` (m is never NaN), in fewer instructions on a Cortex-M4.
-    let max = x.iter().fold(0.0f32, |m, &v| {
-        let a = libm::fabsf(v);
-        if a > m { a } else { m }
+    // max |v| over the non-NaN entries, on the bit patterns: for non-negative floats integer
+    // order is float order, and an integer max vectorizes where a float one cannot (NaN rules).
+    let max_bits = x.iter().fold(0u32, |m, &v| {
+        let a = v.to_bits() & 0x7fff_ffff; // |v|
+        m.max(if a > f32::INFINITY.to_bits() { 0 } else { a }) // NaN -> 0
     });
+    let max = f32::from_bits(max_bits);
     if max == 0.0 || !max.is_finite() {
         q.iter_mut().for_each(|q| *q = 0);
         return 0.0;
