@@ -72,8 +72,13 @@ pub struct State<const H: usize, const L: usize> {
 /// Per-step scratch: quantized (or copied) activations, logits and the sampler's ranking.
 #[derive(Debug, Clone)]
 struct Scratch<const H: usize, const V: usize> {
-    hq: [i16; H], // h_{t-1} of the current layer (then the top h), quantized
+    hq: [i16; H], // h_{t-1} of a layer below the top, quantized
     xq: [i16; H], // the layer below's h_t, quantized
+    // The top layer's h, quantized by `update_logits` for the output product. It is still the
+    // top layer's h_{t-1} at the next step, so that step reuses it (same bits, one
+    // quantization less per character). Invariant: only `update_logits` changes it.
+    top_q: [i16; H],
+    top_scale: f32,
     hf: [f32; H], // h_{t-1} of the current layer, float path
     logits: [f32; V],
     order: [u16; V],
@@ -122,6 +127,8 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
             scratch: Scratch {
                 hq: [0; H],
                 xq: [0; H],
+                top_q: [0; H],
+                top_scale: 0.0,
                 hf: [0.0; H],
                 logits: [0.0; V],
                 order: [0; V],
@@ -223,7 +230,15 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
     pub fn step(&mut self, token: Token) {
         let h = self.model.desc.dims.hidden as usize;
         let quantized = self.model.quant() == Quant::I8RowScaled;
-        let Scratch { hq, xq, hf, .. } = &mut self.scratch;
+        let top = self.model.layers.len().saturating_sub(1);
+        let Scratch {
+            hq,
+            xq,
+            hf,
+            top_q,
+            top_scale,
+            ..
+        } = &mut self.scratch;
         for (l, layer) in self.model.layers.iter().enumerate() {
             let (below, this) = self.state.h.split_at_mut(l);
             let h_prev = &mut this[0][..h];
@@ -238,7 +253,12 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 Some(h_below) => Some(Operand::F32(&h_below[..h])),
             };
             // h_{t-1} is overwritten unit by unit below, so the product reads a copy.
-            let hidden = if quantized {
+            let hidden = if quantized && l == top {
+                Operand::I16 {
+                    q: &top_q[..h],
+                    scale: *top_scale,
+                }
+            } else if quantized {
                 let scale = quantize_activations(h_prev, &mut hq[..h]);
                 Operand::I16 { q: &hq[..h], scale }
             } else {
@@ -284,9 +304,10 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
         let top_layer = self.model.layers.len().saturating_sub(1);
         let top = self.state.h.get(top_layer).map_or(&[][..], |t| &t[..h]);
         let x = if self.model.quant() == Quant::I8RowScaled {
-            let scale = quantize_activations(top, &mut self.scratch.hq[..h]);
+            let scale = quantize_activations(top, &mut self.scratch.top_q[..h]);
+            self.scratch.top_scale = scale;
             Operand::I16 {
-                q: &self.scratch.hq[..h],
+                q: &self.scratch.top_q[..h],
                 scale,
             }
         } else {
