@@ -1,9 +1,7 @@
 //! CLI tests of the simulator binary: flash, boot, generate, info, --stats, and every bad
 //! input the issue lists (one-line error, exit 1; usage errors exit 2; never a panic).
 //!
-//! Cargo gives integration tests of *another* package no `CARGO_BIN_EXE_charlstm-sim`, so
-//! the binary is built once per run with the cargo that runs these tests (a no-op when it
-//! is fresh) and taken from the same target folder.
+//! The binary comes from `charlstm_tests::workspace_bin` (built once per run if needed).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,21 +16,7 @@ const VOCAB: &str = "\n !\"'(),-.0123456789:;=?[]_abcdefghijklmnopqrstuvwxyzäæ
 
 fn sim_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        let dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>/deps");
-        let mut cargo = Command::new(env!("CARGO"));
-        cargo.args(["build", "-q", "-p", "charlstm-sim", "--bin", "charlstm-sim"]);
-        if dir.file_name().is_some_and(|n| n == "release") {
-            cargo.arg("--release");
-        }
-        let status = cargo.status().expect("cannot run cargo");
-        assert!(status.success(), "building charlstm-sim failed");
-        dir.join(format!("charlstm-sim{}", std::env::consts::EXE_SUFFIX))
-    })
+    BIN.get_or_init(|| charlstm_tests::workspace_bin("charlstm-sim", "charlstm-sim"))
 }
 
 struct Run {
