@@ -72,17 +72,22 @@ pub struct State<const H: usize, const L: usize> {
 /// Per-step scratch: quantized (or copied) activations, logits and the sampler's ranking.
 #[derive(Debug, Clone)]
 struct Scratch<const H: usize, const V: usize> {
-    hq: [i16; H], // h_{t-1} of a layer below the top, quantized
-    xq: [i16; H], // the layer below's h_t, quantized
+    hq: Words<H>, // h_{t-1} of a layer below the top, quantized
+    xq: Words<H>, // the layer below's h_t, quantized
     // The top layer's h, quantized by `update_logits` for the output product. It is still the
     // top layer's h_{t-1} at the next step, so that step reuses it (same bits, one
     // quantization less per character). Invariant: only `update_logits` changes it.
-    top_q: [i16; H],
+    top_q: Words<H>,
     top_scale: f32,
     hf: [f32; H], // h_{t-1} of the current layer, float path
     logits: [f32; V],
     order: [u16; V],
 }
+
+/// A quantized activation vector, word-aligned: the Cortex-M kernel loads it words at a time.
+#[derive(Debug, Clone)]
+#[repr(align(4))]
+struct Words<const H: usize>([i16; H]);
 
 /// Generates text from a [`Model`]: state, scratch and sampler, all fixed size, no heap.
 ///
@@ -125,9 +130,9 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 c: [[0.0; H]; L],
             },
             scratch: Scratch {
-                hq: [0; H],
-                xq: [0; H],
-                top_q: [0; H],
+                hq: Words([0; H]),
+                xq: Words([0; H]),
+                top_q: Words([0; H]),
                 top_scale: 0.0,
                 hf: [0.0; H],
                 logits: [0.0; V],
@@ -247,50 +252,49 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
             let x = match below.last() {
                 None => None,
                 Some(h_below) if quantized => {
-                    let scale = quantize_activations(&h_below[..h], &mut xq[..h]);
-                    Some(Operand::I16 { q: &xq[..h], scale })
+                    let scale = quantize_activations(&h_below[..h], &mut xq.0[..h]);
+                    Some(Operand::I16 { q: &xq.0[..h], scale })
                 }
                 Some(h_below) => Some(Operand::F32(&h_below[..h])),
             };
             // h_{t-1} is overwritten unit by unit below, so the product reads a copy.
             let hidden = if quantized && l == top {
                 Operand::I16 {
-                    q: &top_q[..h],
+                    q: &top_q.0[..h],
                     scale: *top_scale,
                 }
             } else if quantized {
-                let scale = quantize_activations(h_prev, &mut hq[..h]);
-                Operand::I16 { q: &hq[..h], scale }
+                let scale = quantize_activations(h_prev, &mut hq.0[..h]);
+                Operand::I16 { q: &hq.0[..h], scale }
             } else {
                 hf[..h].copy_from_slice(h_prev);
                 Operand::F32(&hf[..h])
             };
             let c = &mut self.state.c[l][..h];
-            // Unit k's gate rows are k, h+k, 2h+k, 3h+k of both matrices (spec §5). The
-            // pre-activations of a chunk of units are gathered first, then the cell runs over
-            // the chunk: its table lookups are independent, so a SIMD host does them side by
-            // side (the float operations per unit, and so the bits, are the same either way).
-            let mut gates = layer
-                .w_hh
-                .gate_rows(h)
-                .zip(layer.w_ih.gate_rows(h))
-                .enumerate();
-            let mut z = [[0.0f32; CHUNK]; 4];
-            for (hc, cc) in h_prev.chunks_mut(CHUNK).zip(c.chunks_mut(CHUNK)) {
-                for (u, (k, (w_hh, w_ih))) in gates.by_ref().take(hc.len()).enumerate() {
-                    let zh = w_hh.dot(hidden);
-                    let zx = match x {
-                        None => w_ih.col(token.id()),
-                        Some(x) => w_ih.dot(x),
-                    };
-                    for (j, zj) in z.iter_mut().enumerate() {
-                        zj[u] = read_f32(layer.bias, j * h + k) + zx[j] + zh[j];
+            // Unit k's gate rows are k, h+k, 2h+k, 3h+k of both matrices (spec §5), so for a
+            // chunk of units each gate's rows are consecutive in the blob: the products run
+            // over contiguous rows, then the cell runs over the chunk (its table lookups are
+            // independent, so a SIMD host does them side by side; the float operations per
+            // unit, and so the bits, are the same either way).
+            let (mut zx, mut zh) = ([[0.0f32; CHUNK]; 4], [[0.0f32; CHUNK]; 4]);
+            let chunks = h_prev.chunks_mut(CHUNK).zip(c.chunks_mut(CHUNK));
+            for (n, (hc, cc)) in chunks.enumerate() {
+                let units = hc.len();
+                for (j, (zx, zh)) in zx.iter_mut().zip(zh.iter_mut()).enumerate() {
+                    let (first, zx, zh) = (j * h + n * CHUNK, &mut zx[..units], &mut zh[..units]);
+                    layer.w_hh.dot_rows(first, hidden, zh);
+                    match x {
+                        None => layer.w_ih.col_rows(first, token.id(), zx),
+                        Some(x) => layer.w_ih.dot_rows(first, x, zx),
+                    }
+                    for (u, (zx, &zh)) in zx.iter_mut().zip(zh.iter()).enumerate() {
+                        *zx = read_f32(layer.bias, first + u) + *zx + zh;
                     }
                 }
                 if quantized {
-                    cells::<Table>(&z, hc, cc);
+                    cells::<Table>(&zx, hc, cc);
                 } else {
-                    cells::<Exact>(&z, hc, cc);
+                    cells::<Exact>(&zx, hc, cc);
                 }
             }
         }
@@ -304,29 +308,19 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
         let top_layer = self.model.layers.len().saturating_sub(1);
         let top = self.state.h.get(top_layer).map_or(&[][..], |t| &t[..h]);
         let x = if self.model.quant() == Quant::I8RowScaled {
-            let scale = quantize_activations(top, &mut self.scratch.top_q[..h]);
+            let scale = quantize_activations(top, &mut self.scratch.top_q.0[..h]);
             self.scratch.top_scale = scale;
             Operand::I16 {
-                q: &self.scratch.top_q[..h],
+                q: &self.scratch.top_q.0[..h],
                 scale,
             }
         } else {
             Operand::F32(top)
         };
-        // Four rows per pass share each load of x (dot4 gives each row the bits of dot).
-        let (w, b) = (&self.model.w_out, self.model.b_out);
-        let mut quads = self.scratch.logits[..v].chunks_exact_mut(4);
-        let mut r = 0;
-        for z in &mut quads {
-            let acc = w.dot4([r, r + 1, r + 2, r + 3], x);
-            for (j, z) in z.iter_mut().enumerate() {
-                *z = read_f32(b, r + j) + acc[j];
-            }
-            r += 4;
-        }
-        for z in quads.into_remainder() {
-            *z = read_f32(b, r) + w.dot(r, x);
-            r += 1;
+        let logits = &mut self.scratch.logits[..v];
+        self.model.w_out.dot_rows(0, x, logits);
+        for (r, z) in logits.iter_mut().enumerate() {
+            *z += read_f32(self.model.b_out, r);
         }
     }
 }
@@ -337,9 +331,8 @@ fn lowered(ch: char, lower: bool) -> impl Iterator<Item = char> {
     plain.chain(ch.to_lowercase().filter(move |_| lower))
 }
 
-/// Units per chunk of [`Generator::step`]: 16 on SIMD hosts (256 bytes of pre-activations on
-/// the stack); 1 on a Cortex-M, which has no SIMD to fill and is fastest unit by unit.
-const CHUNK: usize = if cfg!(target_arch = "arm") { 1 } else { 16 };
+/// Units per chunk of [`Generator::step`]: 16 (512 bytes of pre-activations on the stack).
+const CHUNK: usize = 16;
 
 /// [`cell`] for each unit of a chunk: `z[j][u]` is gate j (i, f, g, o) of unit u.
 #[inline]

@@ -41,7 +41,8 @@ pub fn quantize_row(row: &[f32], q: &mut [i8]) -> f32 {
 }
 
 /// Quantizes an activation vector to i16; returns its scale (0 for an all-zero vector).
-/// Policy: NaN entries are skipped by the max and quantize to 0.
+/// Policy: NaN entries are skipped by the max and quantize to 0. `q` comes out in the order
+/// [`dot_rows_i8`] takes: as `x` on hosts, in `dsp`'s lane order on a Cortex-M with DSP.
 #[inline]
 pub fn quantize_activations(x: &[f32], q: &mut [i16]) -> f32 {
     // max |v| over the non-NaN entries, on the bit patterns: for non-negative floats integer
@@ -59,6 +60,8 @@ pub fn quantize_activations(x: &[f32], q: &mut [i16]) -> f32 {
     for (q, &v) in q.iter_mut().zip(x) {
         *q = round_to_i16(v * inv);
     }
+    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    crate::dsp::to_lane_order(q);
     max / Q_ACT_MAX
 }
 
@@ -107,7 +110,7 @@ pub enum Operand<'s> {
 }
 
 impl<'a> Matrix<'a> {
-    /// The weight at (row, col), dequantized: the one-hot input's column lookup.
+    /// The weight at (row, col), dequantized.
     #[inline]
     pub fn get(&self, row: usize, col: usize) -> f32 {
         let i = row * self.cols + col;
@@ -119,100 +122,50 @@ impl<'a> Matrix<'a> {
         }
     }
 
-    /// Row `row` times `x`. The operand kind matches the weights by construction (the
-    /// generator prepares it from `Model::quant`); a mismatch contributes 0.
-    #[inline]
-    pub fn dot(&self, row: usize, x: Operand<'_>) -> f32 {
-        let span = row * self.cols..(row + 1) * self.cols;
+    /// `out[i]` = row `first + i` times `x`, for consecutive rows: a block of one gate's rows,
+    /// or the output layer. Rows go to the kernels [`ROWS_PER_PASS`] at a time, contiguous in
+    /// the blob. The operand kind matches the weights by construction (the generator prepares
+    /// it from `Model::quant`); a mismatch, or a row past the matrix, gives 0.
+    pub fn dot_rows(&self, first: usize, x: Operand<'_>, out: &mut [f32]) {
+        let cols = self.cols.max(1); // the loader rejects cols = 0; never panic regardless
+        let span = |size: usize| first * cols * size..(first + out.len()) * cols * size;
         match (self.weights, x) {
             (Weights::I8 { q, scales }, Operand::I16 { q: xq, scale }) => {
-                let acc = dot_i8(q.get(span).unwrap_or_default(), xq);
-                acc as f32 * (read_f32(scales, row) * scale)
+                let rows = q.get(span(1)).unwrap_or_default();
+                let scales = scales.get(4 * first..).unwrap_or_default().chunks_exact(4);
+                let mut acc = [0i32; ROWS_PER_PASS];
+                let passes = rows.chunks(ROWS_PER_PASS * cols).zip(out.chunks_mut(ROWS_PER_PASS));
+                let mut scales = scales.map(|s| f32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+                for (rows, out) in passes {
+                    let acc = &mut acc[..out.len()];
+                    dot_rows_i8(rows, xq, acc);
+                    for (out, &acc) in out.iter_mut().zip(acc.iter()) {
+                        *out = acc as f32 * (scales.next().unwrap_or(0.0) * scale);
+                    }
+                }
             }
             (Weights::F32(w), Operand::F32(x)) => {
-                dot_f32(w.get(span.start * 4..span.end * 4).unwrap_or_default(), x)
+                let rows = w.get(span(4)).unwrap_or_default().chunks_exact(4 * cols);
+                out.fill(0.0);
+                for (out, row) in out.iter_mut().zip(rows) {
+                    *out = dot_f32(row, x);
+                }
             }
-            _ => 0.0,
+            _ => out.fill(0.0),
         }
     }
 
-    /// Rows `rows` times `x`, four at once: the four gates of one LSTM unit share each load
-    /// of `x`, and on a Cortex-M4 the four accumulators live in registers.
-    #[inline]
-    pub fn dot4(&self, rows: [usize; 4], x: Operand<'_>) -> [f32; 4] {
-        self.rows4(rows).dot(x)
-    }
-
-    /// Rows `rows`, borrowed for [`Rows4::dot`] and [`Rows4::col`].
-    #[inline]
-    pub fn rows4(&self, rows: [usize; 4]) -> Rows4<'a> {
-        let n = self.cols;
-        match self.weights {
-            Weights::I8 { q, scales } => Rows4 {
-                rows: rows.map(|r| q.get(r * n..(r + 1) * n).unwrap_or_default()),
-                scales: Some(rows.map(|r| read_f32(scales, r))),
-            },
-            Weights::F32(w) => Rows4 {
-                rows: rows.map(|r| w.get(4 * r * n..4 * (r + 1) * n).unwrap_or_default()),
-                scales: None,
-            },
-        }
-    }
-
-    /// The gate rows of each LSTM unit of a (4h, cols) gate matrix, unit by unit: rows
-    /// k, h+k, 2h+k, 3h+k (i|f|g|o, spec §5) for k = 0..h. Walking the four gate blocks in
-    /// step saves the per-unit row arithmetic and bounds checks of [`Matrix::rows4`] (on a
-    /// Cortex-M4 about 150 instructions per unit); the rows and scales are the same.
-    pub fn gate_rows(&self, h: usize) -> impl Iterator<Item = Rows4<'a>> + use<'a> {
-        let (bytes, scales, width) = match self.weights {
-            Weights::I8 { q, scales } => (q, Some(scales), self.cols),
-            Weights::F32(w) => (w, None, 4 * self.cols),
-        };
-        let width = width.max(1); // the loader rejects cols = 0; never panic regardless
-        let block = move |g: usize| {
-            let rows = bytes.get(g * h * width..(g + 1) * h * width);
-            rows.unwrap_or_default().chunks_exact(width)
-        };
-        let units = block(0).zip(block(1)).zip(block(2)).zip(block(3));
-        units.enumerate().map(move |(k, (((i, f), g), o))| Rows4 {
-            rows: [i, f, g, o],
-            scales: scales.map(|s| core::array::from_fn(|j| read_f32(s, j * h + k))),
-        })
-    }
-}
-
-/// Four rows of a [`Matrix`], borrowed from the blob, with their scales (int8) or none (f32).
-#[derive(Debug, Clone, Copy)]
-pub struct Rows4<'a> {
-    rows: [&'a [u8]; 4],
-    scales: Option<[f32; 4]>,
-}
-
-impl Rows4<'_> {
-    /// The four rows times `x`. A mismatch of operand and weight kind contributes 0.
-    #[inline]
-    pub fn dot(&self, x: Operand<'_>) -> [f32; 4] {
-        match (self.scales, x) {
-            (Some(s), Operand::I16 { q: xq, scale }) => {
-                let acc = dot4_i8(self.rows, xq);
-                core::array::from_fn(|j| acc[j] as f32 * (s[j] * scale))
-            }
-            (None, Operand::F32(x)) => dot4_f32(self.rows, x),
-            _ => [0.0; 4],
-        }
-    }
-
-    /// The four weights of column `col`, dequantized (the same bits as [`Matrix::get`]).
-    #[inline]
-    pub fn col(&self, col: usize) -> [f32; 4] {
-        match self.scales {
-            Some(s) => core::array::from_fn(|j| {
-                self.rows[j].get(col).map_or(0.0, |&q| q as i8 as f32) * s[j]
-            }),
-            None => self.rows.map(|w| read_f32(w, col)),
+    /// `out[i]` = the weight at (row `first + i`, `col`), dequantized: the one-hot input's
+    /// column lookup (the same bits as [`Matrix::get`]).
+    pub fn col_rows(&self, first: usize, col: usize, out: &mut [f32]) {
+        for (i, out) in out.iter_mut().enumerate() {
+            *out = self.get(first + i, col);
         }
     }
 }
+
+/// Rows per pass of [`Matrix::dot_rows`]: the i32 sums live on the stack.
+pub const ROWS_PER_PASS: usize = 16;
 
 // ---------------------------------------------------------------------------
 // Kernels. The naive one-row versions are the reference the four-row ones are tested against.
@@ -225,14 +178,36 @@ pub fn dot_i8(q: &[u8], x: &[i16]) -> i32 {
     })
 }
 
+/// `out[r]` = [`dot_i8`] of row r of `rows` (row-major, `x.len()` columns) and `x`, four rows
+/// per pass through [`dot4_i8`]; rows that `rows` does not hold give 0. A Cortex-M with the
+/// DSP extension (M4, M7) uses `crate::dsp::dot_rows_i8` instead (two multiply-adds per
+/// instruction, activations in its lane order).
+#[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+#[cfg_attr(target_arch = "arm", inline(never))] // on a Cortex-M the loop gets all registers
+pub fn dot_rows_i8(rows: &[u8], x: &[i16], out: &mut [i32]) {
+    let cols = x.len().max(1);
+    out.fill(0);
+    let mut quads = out.chunks_exact_mut(4);
+    let mut q = rows.chunks_exact(cols);
+    for out in &mut quads {
+        let four = [(); 4].map(|_| q.next().unwrap_or_default());
+        out.copy_from_slice(&dot4_i8(four, x));
+    }
+    for (out, row) in quads.into_remainder().iter_mut().zip(q) {
+        *out = dot_i8(row, x);
+    }
+}
+
+#[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+pub use crate::dsp::dot_rows_i8;
+
 /// Four rows of [`dot_i8`] at once, exactly equal to it (integer sums are exact in any order),
 /// shaped for each target's instruction set.
 ///
-/// Cortex-M (no SIMD): one pass over x, four accumulators in registers, so each activation
-/// load serves four multiply-accumulates. Not inlined: in its own function the loop gets
-/// all the registers (11 instructions per column of four rows, no spills, on a Cortex-M4).
-#[cfg(target_arch = "arm")]
-#[inline(never)]
+/// Cortex-M without DSP (M0+, M3): one pass over x, four accumulators in registers, so each
+/// activation load serves four multiply-accumulates.
+#[cfg(all(target_arch = "arm", not(target_feature = "dsp")))]
+#[inline(always)]
 pub fn dot4_i8(q: [&[u8]; 4], x: &[i16]) -> [i32; 4] {
     let mut acc = [0i32; 4];
     let rows = q[0].iter().zip(q[1]).zip(q[2]).zip(q[3]).zip(x);
@@ -254,12 +229,7 @@ pub fn dot4_i8(q: [&[u8]; 4], x: &[i16]) -> [i32; 4] {
 #[cfg(not(target_arch = "arm"))]
 #[inline]
 pub fn dot4_i8(q: [&[u8]; 4], x: &[i16]) -> [i32; 4] {
-    [
-        dot_i8(q[0], x),
-        dot_i8(q[1], x),
-        dot_i8(q[2], x),
-        dot_i8(q[3], x),
-    ]
+    q.map(|row| dot_i8(row, x))
 }
 
 /// Σ w·x over f32 LE weights (as bytes), summed in index order.
@@ -268,24 +238,6 @@ pub fn dot_f32(w: &[u8], x: &[f32]) -> f32 {
     w.chunks_exact(4).zip(x).fold(0.0, |acc, (w, &x)| {
         acc + f32::from_le_bytes([w[0], w[1], w[2], w[3]]) * x
     })
-}
-
-/// Four rows of [`dot_f32`] at once, each summed in index order (same bits as `dot_f32`).
-#[inline]
-pub fn dot4_f32(w: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
-    let mut acc = [0.0f32; 4];
-    let f = |w: &[u8]| f32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-    let rows = w[0]
-        .chunks_exact(4)
-        .zip(w[1].chunks_exact(4))
-        .zip(w[2].chunks_exact(4));
-    for ((((a, b), c), d), &x) in rows.zip(w[3].chunks_exact(4)).zip(x) {
-        acc[0] += f(a) * x;
-        acc[1] += f(b) * x;
-        acc[2] += f(c) * x;
-        acc[3] += f(d) * x;
-    }
-    acc
 }
 
 #[cfg(test)]
@@ -308,23 +260,22 @@ mod tests {
     }
 
     #[test]
-    fn four_row_kernels_equal_the_naive_ones() {
-        // 37 columns: SIMD blocks and a tail on hosts.
-        let q: [u8; 148] = core::array::from_fn(|i| (i as u8).wrapping_mul(37));
+    fn row_kernels_equal_the_naive_one() {
+        // 7 rows (a pass of four and a remainder) of 37 columns (SIMD blocks and a tail).
+        let q: [u8; 259] = core::array::from_fn(|i| (i as u8).wrapping_mul(37));
         let x: [i16; 37] = core::array::from_fn(|i| (i as i16 - 18) * 1801);
-        let rows: [&[u8]; 4] = [&q[0..37], &q[37..74], &q[74..111], &q[111..148]];
-        let acc = dot4_i8(rows, &x);
+        let row = |r: usize| &q[37 * r..37 * (r + 1)];
+        let acc = dot4_i8([row(0), row(1), row(2), row(3)], &x);
         for j in 0..4 {
-            assert_eq!(acc[j], dot_i8(rows[j], &x));
+            assert_eq!(acc[j], dot_i8(row(j), &x));
         }
-        let wf: [u8; 160] =
-            core::array::from_fn(|i| (((i / 4) as f32 * 0.37 - 3.0).to_le_bytes())[i % 4]);
-        let xf: [f32; 10] = core::array::from_fn(|i| i as f32 * 0.1 - 0.45);
-        let rows: [&[u8]; 4] = [&wf[0..40], &wf[40..80], &wf[80..120], &wf[120..160]];
-        let acc = dot4_f32(rows, &xf);
-        for j in 0..4 {
-            assert_eq!(acc[j].to_bits(), dot_f32(rows[j], &xf).to_bits());
+        // 8 outputs for 7 rows: the missing row gives 0.
+        let mut out = [99i32; 8];
+        dot_rows_i8(&q, &x, &mut out);
+        for r in 0..7 {
+            assert_eq!(out[r], dot_i8(row(r), &x), "row {r}");
         }
+        assert_eq!(out[7], 0);
     }
 
     #[test]
