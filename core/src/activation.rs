@@ -3,7 +3,7 @@
 //! matrix products (640 calls per character at H = 128; libm's tanhf alone is ~70 instructions).
 //!
 //! The table is computed by the compiler (`const fn`, f64 arithmetic) and baked into the
-//! binary, so the host, the simulator and a Cortex-M read the same 1,025 values and compute the
+//! binary, so the host, the simulator and a Cortex-M read the same 1,027 values and compute the
 //! same bits. Its error is below 2e-5 for sigmoid and 4e-5 for tanh (tested against libm),
 //! far below the int8 weight rounding.
 
@@ -36,17 +36,22 @@ pub struct Table;
 const RANGE: f32 = 16.0;
 /// Entries per unit of x.
 const STEPS: f32 = 32.0;
-const N: usize = (2.0 * RANGE * STEPS) as usize + 1;
+/// Grid points: x = -16, -16 + 1/32, ..., 16.
+const POINTS: usize = (2.0 * RANGE * STEPS) as usize + 1;
+/// The table: each end point twice, so that the segments beyond the grid are flat.
+const N: usize = POINTS + 2;
 
-/// sigmoid at x = -16, -16 + 1/32, ..., 16.
+/// sigmoid at x = -16, -16, -16 + 1/32, ..., 16, 16.
 static SIGMOID: [f32; N] = sigmoid_table();
 
 impl Activations for Table {
     #[inline]
     fn sigmoid(x: f32) -> f32 {
-        // Position in the table, clamped; NaN stays NaN and reads entry 0 (no panic).
-        let t = ((x + RANGE) * STEPS).clamp(0.0, (N - 1) as f32);
-        let i = (t as usize).min(N - 2);
+        // Position in the table, one segment per grid step. The index is clamped as an
+        // integer (the cast saturates, NaN gives 0), which is cheaper than clamping floats;
+        // the flat end segments then make any position beyond the grid read an end value.
+        let t = x * STEPS + (RANGE * STEPS + 1.0);
+        let i = (t as i32).clamp(0, N as i32 - 2) as usize;
         let frac = t - i as f32;
         // i <= N - 2, so both reads are in bounds (the compiler proves it: no panic path).
         let (a, b) = (SIGMOID[i], SIGMOID[i + 1]);
@@ -62,11 +67,13 @@ impl Activations for Table {
 const fn sigmoid_table() -> [f32; N] {
     let mut table = [0.0f32; N];
     let mut i = 0;
-    while i < N {
+    while i < POINTS {
         let x = i as f64 / STEPS as f64 - RANGE as f64;
-        table[i] = (1.0 / (1.0 + exp(-x))) as f32;
+        table[i + 1] = (1.0 / (1.0 + exp(-x))) as f32;
         i += 1;
     }
+    table[0] = table[1];
+    table[N - 1] = table[N - 2];
     table
 }
 
@@ -107,7 +114,7 @@ mod tests {
 
     #[test]
     fn table_entries_are_exact_sigmoids() {
-        for (i, &s) in SIGMOID.iter().enumerate() {
+        for (i, &s) in SIGMOID[1..N - 1].iter().enumerate() {
             let x = i as f64 / 32.0 - 16.0;
             let exact = 1.0 / (1.0 + libm::exp(-x));
             assert!(
@@ -121,7 +128,9 @@ mod tests {
     fn edges_and_nan_do_not_panic() {
         assert_eq!(Table::sigmoid(1e30), SIGMOID[N - 1]);
         assert_eq!(Table::sigmoid(-1e30), SIGMOID[0]);
-        assert!(Table::sigmoid(f32::NAN).is_nan() || Table::sigmoid(f32::NAN) == SIGMOID[0]);
+        assert_eq!(Table::sigmoid(16.5), SIGMOID[N - 1]);
+        assert_eq!(Table::sigmoid(-16.5), SIGMOID[0]);
+        assert!(Table::sigmoid(f32::NAN).is_nan());
         assert_eq!(Table::tanh(0.0), 0.0);
     }
 }

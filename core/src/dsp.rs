@@ -57,14 +57,20 @@ pub fn dot_rows_i8(rows: &[u8], x: &[i16], out: &mut [i32]) {
 fn dot_lanes(w: &[u8], x: &[i16]) -> i32 {
     let n = w.len().min(x.len());
     let body = n / 4 * 4;
-    let (w_body, x_body) = (w.get(..body).unwrap_or_default(), x.get(..body).unwrap_or_default());
+    let (w_body, x_body) = (
+        w.get(..body).unwrap_or_default(),
+        x.get(..body).unwrap_or_default(),
+    );
     let blocks = w_body.chunks_exact(4).zip(x_body.chunks_exact(4));
     let acc = blocks.fold(0i32, |acc, (w, x)| {
         let w = |j: usize| w[j] as i8 as i32;
         let sum = w(0) * x[0] as i32 + w(1) * x[2] as i32 + w(2) * x[1] as i32 + w(3) * x[3] as i32;
         acc.wrapping_add(sum)
     });
-    let (w_tail, x_tail) = (w.get(body..n).unwrap_or_default(), x.get(body..n).unwrap_or_default());
+    let (w_tail, x_tail) = (
+        w.get(body..n).unwrap_or_default(),
+        x.get(body..n).unwrap_or_default(),
+    );
     acc.wrapping_add(crate::quant::dot_i8(w_tail, x_tail))
 }
 

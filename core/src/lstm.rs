@@ -16,7 +16,7 @@
 use crate::activation::{Activations, Exact, Table};
 use crate::blob::{Model, Quant};
 use crate::error::{ConfigError, UnknownChar};
-use crate::quant::{MAX_DOT_LEN, Operand, quantize_activations, read_f32};
+use crate::quant::{MAX_DOT_LEN, Operand, f32s, quantize_activations};
 use crate::sampler::{Sampler, SamplerConfig};
 
 /// A character id of a loaded model: always < its vocab size.
@@ -253,7 +253,10 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 None => None,
                 Some(h_below) if quantized => {
                     let scale = quantize_activations(&h_below[..h], &mut xq.0[..h]);
-                    Some(Operand::I16 { q: &xq.0[..h], scale })
+                    Some(Operand::I16 {
+                        q: &xq.0[..h],
+                        scale,
+                    })
                 }
                 Some(h_below) => Some(Operand::F32(&h_below[..h])),
             };
@@ -265,7 +268,10 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 }
             } else if quantized {
                 let scale = quantize_activations(h_prev, &mut hq.0[..h]);
-                Operand::I16 { q: &hq.0[..h], scale }
+                Operand::I16 {
+                    q: &hq.0[..h],
+                    scale,
+                }
             } else {
                 hf[..h].copy_from_slice(h_prev);
                 Operand::F32(&hf[..h])
@@ -276,25 +282,30 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
             // over contiguous rows, then the cell runs over the chunk (its table lookups are
             // independent, so a SIMD host does them side by side; the float operations per
             // unit, and so the bits, are the same either way).
-            let (mut zx, mut zh) = ([[0.0f32; CHUNK]; 4], [[0.0f32; CHUNK]; 4]);
+            let mut z = [[0.0f32; CHUNK]; 4];
             let chunks = h_prev.chunks_mut(CHUNK).zip(c.chunks_mut(CHUNK));
             for (n, (hc, cc)) in chunks.enumerate() {
                 let units = hc.len();
-                for (j, (zx, zh)) in zx.iter_mut().zip(zh.iter_mut()).enumerate() {
-                    let (first, zx, zh) = (j * h + n * CHUNK, &mut zx[..units], &mut zh[..units]);
-                    layer.w_hh.dot_rows(first, hidden, zh);
+                for (j, z) in z.iter_mut().enumerate() {
+                    let (first, z) = (j * h + n * CHUNK, &mut z[..units]);
+                    // z = (b + W_ih x) + W_hh h, summed in this order on every target.
+                    z.fill(0.0);
+                    for (z, b) in z
+                        .iter_mut()
+                        .zip(f32s(layer.bias.get(4 * first..).unwrap_or_default()))
+                    {
+                        *z = b;
+                    }
                     match x {
-                        None => layer.w_ih.col_rows(first, token.id(), zx),
-                        Some(x) => layer.w_ih.dot_rows(first, x, zx),
+                        None => layer.w_ih.add_col(first, token.id(), z),
+                        Some(x) => layer.w_ih.add_dot_rows(first, x, z),
                     }
-                    for (u, (zx, &zh)) in zx.iter_mut().zip(zh.iter()).enumerate() {
-                        *zx = read_f32(layer.bias, first + u) + *zx + zh;
-                    }
+                    layer.w_hh.add_dot_rows(first, hidden, z);
                 }
                 if quantized {
-                    cells::<Table>(&zx, hc, cc);
+                    cells::<Table>(&z, hc, cc);
                 } else {
-                    cells::<Exact>(&zx, hc, cc);
+                    cells::<Exact>(&z, hc, cc);
                 }
             }
         }
@@ -318,10 +329,11 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
             Operand::F32(top)
         };
         let logits = &mut self.scratch.logits[..v];
-        self.model.w_out.dot_rows(0, x, logits);
-        for (r, z) in logits.iter_mut().enumerate() {
-            *z += read_f32(self.model.b_out, r);
+        logits.fill(0.0);
+        for (z, b) in logits.iter_mut().zip(f32s(self.model.b_out)) {
+            *z = b;
         }
+        self.model.w_out.add_dot_rows(0, x, logits);
     }
 }
 

@@ -25,6 +25,14 @@ pub fn read_f32(bytes: &[u8], i: usize) -> f32 {
     }
 }
 
+/// The f32 LE values of `bytes`, in order (a partial last value is dropped).
+#[inline(always)]
+pub fn f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// Quantizes one weight row to int8 (round to nearest, ties away from zero); returns its scale.
 /// Policy: an all-zero row gets scale 0 and all-zero q (no NaN).
 pub fn quantize_row(row: &[f32], q: &mut [i8]) -> f32 {
@@ -122,49 +130,65 @@ impl<'a> Matrix<'a> {
         }
     }
 
-    /// `out[i]` = row `first + i` times `x`, for consecutive rows: a block of one gate's rows,
-    /// or the output layer. Rows go to the kernels [`ROWS_PER_PASS`] at a time, contiguous in
-    /// the blob. The operand kind matches the weights by construction (the generator prepares
-    /// it from `Model::quant`); a mismatch, or a row past the matrix, gives 0.
-    pub fn dot_rows(&self, first: usize, x: Operand<'_>, out: &mut [f32]) {
+    /// `out[i] += row first + i times x`, for consecutive rows: a block of one gate's rows, or
+    /// the output layer. Rows go to the kernels [`ROWS_PER_PASS`] at a time, contiguous in the
+    /// blob. The operand kind matches the weights by construction (the generator prepares it
+    /// from `Model::quant`); a mismatch, or a row past the matrix, adds nothing.
+    pub fn add_dot_rows(&self, first: usize, x: Operand<'_>, out: &mut [f32]) {
         let cols = self.cols.max(1); // the loader rejects cols = 0; never panic regardless
         let span = |size: usize| first * cols * size..(first + out.len()) * cols * size;
         match (self.weights, x) {
             (Weights::I8 { q, scales }, Operand::I16 { q: xq, scale }) => {
                 let rows = q.get(span(1)).unwrap_or_default();
-                let scales = scales.get(4 * first..).unwrap_or_default().chunks_exact(4);
+                let mut scales = f32s(scales.get(4 * first..).unwrap_or_default());
                 let mut acc = [0i32; ROWS_PER_PASS];
-                let passes = rows.chunks(ROWS_PER_PASS * cols).zip(out.chunks_mut(ROWS_PER_PASS));
-                let mut scales = scales.map(|s| f32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+                let passes = rows
+                    .chunks(ROWS_PER_PASS * cols)
+                    .zip(out.chunks_mut(ROWS_PER_PASS));
                 for (rows, out) in passes {
                     let acc = &mut acc[..out.len()];
                     dot_rows_i8(rows, xq, acc);
-                    for (out, &acc) in out.iter_mut().zip(acc.iter()) {
-                        *out = acc as f32 * (scales.next().unwrap_or(0.0) * scale);
+                    for (out, (&acc, s)) in out.iter_mut().zip(acc.iter().zip(&mut scales)) {
+                        *out += acc as f32 * (s * scale);
                     }
                 }
             }
             (Weights::F32(w), Operand::F32(x)) => {
                 let rows = w.get(span(4)).unwrap_or_default().chunks_exact(4 * cols);
-                out.fill(0.0);
                 for (out, row) in out.iter_mut().zip(rows) {
-                    *out = dot_f32(row, x);
+                    *out += dot_f32(row, x);
                 }
             }
-            _ => out.fill(0.0),
+            _ => {}
         }
     }
 
-    /// `out[i]` = the weight at (row `first + i`, `col`), dequantized: the one-hot input's
+    /// `out[i] +=` the weight at (row `first + i`, `col`), dequantized: the one-hot input's
     /// column lookup (the same bits as [`Matrix::get`]).
-    pub fn col_rows(&self, first: usize, col: usize, out: &mut [f32]) {
-        for (i, out) in out.iter_mut().enumerate() {
-            *out = self.get(first + i, col);
+    pub fn add_col(&self, first: usize, col: usize, out: &mut [f32]) {
+        let stride = self.cols.max(1);
+        let at = first * stride + col;
+        match self.weights {
+            Weights::I8 { q, scales } => {
+                let q = q.get(at..).unwrap_or_default().iter().step_by(stride);
+                let scales = f32s(scales.get(4 * first..).unwrap_or_default());
+                for (out, (&q, s)) in out.iter_mut().zip(q.zip(scales)) {
+                    *out += q as i8 as f32 * s;
+                }
+            }
+            Weights::F32(w) => {
+                let rows = w.get(4 * at..).unwrap_or_default().chunks(4 * stride);
+                for (out, w) in out.iter_mut().zip(rows) {
+                    if let Some(&[a, b, c, d]) = w.get(..4) {
+                        *out += f32::from_le_bytes([a, b, c, d]);
+                    }
+                }
+            }
         }
     }
 }
 
-/// Rows per pass of [`Matrix::dot_rows`]: the i32 sums live on the stack.
+/// Rows per pass of [`Matrix::add_dot_rows`]: the i32 sums live on the stack.
 pub const ROWS_PER_PASS: usize = 16;
 
 // ---------------------------------------------------------------------------

@@ -258,14 +258,13 @@ pub fn softmax_xent_forward<F: Real>(mut probs: ArrayViewMut2<F>, targets: &[Tok
     for (mut row, &t) in probs.rows_mut().into_iter().zip(targets) {
         let z = row.as_slice_mut().expect("contiguous rows");
         let max = z.iter().copied().fold(F::neg_infinity(), F::max);
-        let mut sum = F::zero();
-        for v in z.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
-        }
+        z.iter_mut().for_each(|v| *v -= max);
+        // -ln p_t = ln Σ_j e^(z_j - max) - (z_t - max), from the logit so p_t = 0 cannot
+        // give inf.
         let zt = z[t as usize];
-        // -ln p_t = ln Σ - ln e_t, computed from the logits so p_t = 0 cannot give inf.
-        loss += sum.as_f64().ln() - zt.as_f64().ln();
+        F::exp_in_place(z);
+        let sum = z.iter().fold(F::zero(), |s, &v| s + v);
+        loss += sum.as_f64().ln() - zt.as_f64();
         let inv = sum.recip();
         for v in z.iter_mut() {
             *v *= inv;

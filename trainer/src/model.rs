@@ -33,6 +33,8 @@ pub trait Real:
     fn sigmoid_in_place(x: &mut [Self]);
     /// `x = tanh(x)` element-wise.
     fn tanh_in_place(x: &mut [Self]);
+    /// `x = e^x` element-wise.
+    fn exp_in_place(x: &mut [Self]);
 }
 
 impl Real for f32 {
@@ -55,6 +57,12 @@ impl Real for f32 {
             *v = 2.0 / (1.0 + exp_fast(-2.0 * *v)) - 1.0;
         }
     }
+    #[inline(always)]
+    fn exp_in_place(x: &mut [f32]) {
+        for v in x {
+            *v = exp_fast(*v);
+        }
+    }
 }
 
 impl Real for f64 {
@@ -74,6 +82,11 @@ impl Real for f64 {
             *v = v.tanh();
         }
     }
+    fn exp_in_place(x: &mut [f64]) {
+        for v in x {
+            *v = v.exp();
+        }
+    }
 }
 
 /// e^x for f32, branch-free so loops over slices vectorize (std's `exp` is a libm call per
@@ -85,16 +98,33 @@ pub fn exp_fast(x: f32) -> f32 {
     const MAGIC: f32 = 12_582_912.0; // 1.5 × 2^23: adding it rounds to an integer
     #[allow(clippy::manual_clamp)] // max/min, not clamp: no NaN branch, so it vectorizes
     let x = x.max(-87.0).min(88.0);
-    let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
-    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    // k = MAGIC + n exactly, so k's bit pattern is 0x4B40_0000 + n (|n| <= 127 < 2^22).
+    let k = fma(x, std::f32::consts::LOG2_E, MAGIC);
+    let n = k - MAGIC;
+    let r = fma(n, -0.693_359_4, x);
+    let r = fma(n, 2.121_944_4e-4, r);
     let mut p = 1.987_569_1e-4_f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 0.166_666_65;
-    p = p * r + 0.5;
-    let e = p * r * r + r + 1.0;
-    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    p = fma(p, r, 1.398_199_9e-3);
+    p = fma(p, r, 8.333_452e-3);
+    p = fma(p, r, 4.166_579_6e-2);
+    p = fma(p, r, 0.166_666_65);
+    p = fma(p, r, 0.5);
+    let e = fma(p, r * r, r + 1.0);
+    // 2^n: n + 127 in the exponent field, taken from k's bits with integer arithmetic (no
+    // float-to-int conversion, whose saturation checks would stop the vectorizer).
+    e * f32::from_bits(k.to_bits().wrapping_sub(0x4B40_0000 - 127) << 23)
+}
+
+/// `a × b + c`, fused into one instruction where the CPU has FMA (host builds target the
+/// native CPU, .cargo/config.toml), else a plain multiply and add (`mul_add` would be a libm
+/// call there).
+#[inline(always)]
+pub fn fma(a: f32, b: f32, c: f32) -> f32 {
+    if cfg!(target_feature = "fma") {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
 }
 
 /// One LSTM layer.
