@@ -290,14 +290,14 @@ mod tests {
         let x: [i16; 37] = core::array::from_fn(|i| (i as i16 - 18) * 1801);
         let row = |r: usize| &q[37 * r..37 * (r + 1)];
         let acc = dot4_i8([row(0), row(1), row(2), row(3)], &x);
-        for j in 0..4 {
-            assert_eq!(acc[j], dot_i8(row(j), &x));
+        for (j, &acc) in acc.iter().enumerate() {
+            assert_eq!(acc, dot_i8(row(j), &x));
         }
         // 8 outputs for 7 rows: the missing row gives 0.
         let mut out = [99i32; 8];
         dot_rows_i8(&q, &x, &mut out);
-        for r in 0..7 {
-            assert_eq!(out[r], dot_i8(row(r), &x), "row {r}");
+        for (r, &out) in out.iter().enumerate().take(7) {
+            assert_eq!(out, dot_i8(row(r), &x), "row {r}");
         }
         assert_eq!(out[7], 0);
     }
