@@ -20,6 +20,8 @@
 
 use core::arch::asm;
 
+use crate::quant::{dequantize, f32s};
+
 /// Puts quantized activations into lane order: (x0, x1, x2, x3) -> (x0, x2, x1, x3) in each
 /// whole block of four; a last partial block stays as it is.
 pub fn to_lane_order(x: &mut [i16]) {
@@ -28,28 +30,30 @@ pub fn to_lane_order(x: &mut [i16]) {
     }
 }
 
-/// `out[r]` = Σ row r of `rows` (row-major int8, `x.len()` columns) × `x` (lane order); rows
-/// that `rows` does not hold give 0. Pairs of rows go through the assembly loop when it can
-/// take every column (a multiple of 8, from a word-aligned x: LDM needs it; the generator's
-/// buffers are aligned); anything else takes the plain path.
-pub fn dot_rows_i8(rows: &[u8], x: &[i16], out: &mut [i32]) {
-    let cols = x.len();
-    out.fill(0);
-    if cols == 0 {
-        return;
-    }
+/// [`crate::quant::add_row_dots`] with `x` in lane order. Pairs of rows go through the
+/// assembly loop when it can take every column (a multiple of 8, from a word-aligned x: LDM
+/// needs it; the generator's buffers are aligned); anything else, and a last odd row, takes
+/// the plain path.
+pub fn add_row_dots(rows: &[u8], scales: &[u8], x: &[i16], scale: f32, out: &mut [f32]) {
+    let cols = x.len().max(1);
+    let scales = scales.get(..4 * out.len()).unwrap_or(scales);
     let mut done = 0;
-    if cols % 8 == 0 && x.as_ptr().align_offset(4) == 0 {
-        let pairs = rows.chunks_exact(2 * cols).zip(out.chunks_exact_mut(2));
-        for (rows, out) in pairs {
+    if x.len() % 8 == 0 && x.as_ptr().align_offset(4) == 0 {
+        let pairs = out.chunks_exact_mut(2).zip(rows.chunks_exact(2 * cols));
+        for ((out, rows), s) in pairs.zip(scales.chunks_exact(8)) {
             let (a, b) = rows.split_at(cols);
-            out.copy_from_slice(&dot2(a, b, x));
+            let [acc0, acc1] = dot2(a, b, x);
+            let s = |i: usize| f32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+            out[0] += dequantize(acc0, s(0), scale);
+            out[1] += dequantize(acc1, s(4), scale);
+            done += 2;
         }
-        done = (out.len() / 2).min(rows.len() / (2 * cols)) * 2;
     }
-    let rest = out.get_mut(done..).unwrap_or_default();
-    for (out, row) in rest.iter_mut().zip(rows.chunks_exact(cols).skip(done)) {
-        *out = dot_lanes(row, x);
+    let rest = out.get_mut(done..).unwrap_or_default().iter_mut();
+    let rows = rows.get(done * cols..).unwrap_or_default().chunks_exact(cols);
+    let scales = f32s(scales.get(4 * done..).unwrap_or_default());
+    for ((out, row), s) in rest.zip(rows).zip(scales) {
+        *out += dequantize(dot_lanes(row, x), s, scale);
     }
 }
 

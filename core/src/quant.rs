@@ -50,7 +50,7 @@ pub fn quantize_row(row: &[f32], q: &mut [i8]) -> f32 {
 
 /// Quantizes an activation vector to i16; returns its scale (0 for an all-zero vector).
 /// Policy: NaN entries are skipped by the max and quantize to 0. `q` comes out in the order
-/// [`dot_rows_i8`] takes: as `x` on hosts, in `dsp`'s lane order on a Cortex-M with DSP.
+/// [`row_dots`] takes: as `x` on hosts, in `dsp`'s lane order on a Cortex-M with DSP.
 #[inline]
 pub fn quantize_activations(x: &[f32], q: &mut [i16]) -> f32 {
     // max |v| over the non-NaN entries, on the bit patterns: for non-negative floats integer
@@ -131,8 +131,7 @@ impl<'a> Matrix<'a> {
     }
 
     /// `out[i] += row first + i times x`, for consecutive rows: a block of one gate's rows, or
-    /// the output layer. Rows go to the kernels [`ROWS_PER_PASS`] at a time, contiguous in the
-    /// blob. The operand kind matches the weights by construction (the generator prepares it
+    /// the output layer, contiguous in the blob. The operand kind matches the weights by construction (the generator prepares it
     /// from `Model::quant`); a mismatch, or a row past the matrix, adds nothing.
     pub fn add_dot_rows(&self, first: usize, x: Operand<'_>, out: &mut [f32]) {
         let cols = self.cols.max(1); // the loader rejects cols = 0; never panic regardless
@@ -140,18 +139,8 @@ impl<'a> Matrix<'a> {
         match (self.weights, x) {
             (Weights::I8 { q, scales }, Operand::I16 { q: xq, scale }) => {
                 let rows = q.get(span(1)).unwrap_or_default();
-                let mut scales = f32s(scales.get(4 * first..).unwrap_or_default());
-                let mut acc = [0i32; ROWS_PER_PASS];
-                let passes = rows
-                    .chunks(ROWS_PER_PASS * cols)
-                    .zip(out.chunks_mut(ROWS_PER_PASS));
-                for (rows, out) in passes {
-                    let acc = &mut acc[..out.len()];
-                    dot_rows_i8(rows, xq, acc);
-                    for (out, (&acc, s)) in out.iter_mut().zip(acc.iter().zip(&mut scales)) {
-                        *out += acc as f32 * (s * scale);
-                    }
-                }
+                let scales = scales.get(4 * first..).unwrap_or_default();
+                add_row_dots(rows, scales, xq, scale, out);
             }
             (Weights::F32(w), Operand::F32(x)) => {
                 let rows = w.get(span(4)).unwrap_or_default().chunks_exact(4 * cols);
@@ -188,72 +177,41 @@ impl<'a> Matrix<'a> {
     }
 }
 
-/// Rows per pass of [`Matrix::add_dot_rows`]: the i32 sums live on the stack.
-pub const ROWS_PER_PASS: usize = 16;
-
 // ---------------------------------------------------------------------------
-// Kernels. The naive one-row versions are the reference the four-row ones are tested against.
+// Kernels
 
 /// Σ q·x over int8 weights (as bytes) and i16 activations, i32 accumulation: the reference.
 #[inline]
 pub fn dot_i8(q: &[u8], x: &[i16]) -> i32 {
     q.iter().zip(x).fold(0i32, |acc, (&q, &x)| {
+        // wrapping: cannot overflow for cols <= MAX_DOT_LEN, and must not panic if it did.
         acc.wrapping_add(q as i8 as i32 * x as i32)
     })
 }
 
-/// `out[r]` = [`dot_i8`] of row r of `rows` (row-major, `x.len()` columns) and `x`, four rows
-/// per pass through [`dot4_i8`]; rows that `rows` does not hold give 0. A Cortex-M with the
-/// DSP extension (M4, M7) uses `crate::dsp::dot_rows_i8` instead (two multiply-adds per
-/// instruction, activations in its lane order).
+/// `out[r] += dequantize(dot_i8(row r, x), s_r, scale)` for each row of `rows` (row-major
+/// int8, `x.len()` columns) and its scale `s_r` (f32 LE in `scales`): the kernel of
+/// [`Matrix::add_dot_rows`]. On hosts each row is a plain reduction, which LLVM turns into
+/// wide SIMD multiply-adds (`vpmaddwd`/`vpdpwssd`; the build targets the native CPU). A
+/// Cortex-M with the DSP extension (M4, M7) uses `crate::dsp::add_row_dots` instead: two
+/// multiply-adds per instruction, with `x` in that module's lane order.
 #[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
-#[cfg_attr(target_arch = "arm", inline(never))] // on a Cortex-M the loop gets all registers
-pub fn dot_rows_i8(rows: &[u8], x: &[i16], out: &mut [i32]) {
-    let cols = x.len().max(1);
-    out.fill(0);
-    let mut quads = out.chunks_exact_mut(4);
-    let mut q = rows.chunks_exact(cols);
-    for out in &mut quads {
-        let four = [(); 4].map(|_| q.next().unwrap_or_default());
-        out.copy_from_slice(&dot4_i8(four, x));
-    }
-    for (out, row) in quads.into_remainder().iter_mut().zip(q) {
-        *out = dot_i8(row, x);
+#[inline]
+pub fn add_row_dots(rows: &[u8], scales: &[u8], x: &[i16], scale: f32, out: &mut [f32]) {
+    let rows = rows.chunks_exact(x.len().max(1));
+    for ((out, row), s) in out.iter_mut().zip(rows).zip(f32s(scales)) {
+        *out += dequantize(dot_i8(row, x), s, scale);
     }
 }
 
 #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
-pub use crate::dsp::dot_rows_i8;
+pub use crate::dsp::add_row_dots;
 
-/// Four rows of [`dot_i8`] at once, exactly equal to it (integer sums are exact in any order),
-/// shaped for each target's instruction set.
-///
-/// Cortex-M without DSP (M0+, M3): one pass over x, four accumulators in registers, so each
-/// activation load serves four multiply-accumulates.
-#[cfg(all(target_arch = "arm", not(target_feature = "dsp")))]
+/// The real value of an integer dot product of a weight row (scale `s`) and an activation
+/// vector (scale `scale`).
 #[inline(always)]
-pub fn dot4_i8(q: [&[u8]; 4], x: &[i16]) -> [i32; 4] {
-    let mut acc = [0i32; 4];
-    let rows = q[0].iter().zip(q[1]).zip(q[2]).zip(q[3]).zip(x);
-    for ((((&a, &b), &c), &d), &x) in rows {
-        let x = x as i32;
-        // wrapping: cannot overflow for cols <= MAX_DOT_LEN, and must not panic if it did.
-        acc[0] = acc[0].wrapping_add(a as i8 as i32 * x);
-        acc[1] = acc[1].wrapping_add(b as i8 as i32 * x);
-        acc[2] = acc[2].wrapping_add(c as i8 as i32 * x);
-        acc[3] = acc[3].wrapping_add(d as i8 as i32 * x);
-    }
-    acc
-}
-
-/// Four rows of [`dot_i8`] at once, exactly equal to it (integer sums are exact in any order).
-///
-/// Hosts: four plain reductions, which LLVM turns into wide SIMD multiply-adds
-/// (`vpmaddwd`/`vpdpwssd` with AVX2/AVX-512; the build targets the native CPU).
-#[cfg(not(target_arch = "arm"))]
-#[inline]
-pub fn dot4_i8(q: [&[u8]; 4], x: &[i16]) -> [i32; 4] {
-    q.map(|row| dot_i8(row, x))
+pub fn dequantize(acc: i32, s: f32, scale: f32) -> f32 {
+    acc as f32 * (s * scale)
 }
 
 /// Σ w·x over f32 LE weights (as bytes), summed in index order.
@@ -284,22 +242,20 @@ mod tests {
     }
 
     #[test]
-    fn row_kernels_equal_the_naive_one() {
-        // 7 rows (a pass of four and a remainder) of 37 columns (SIMD blocks and a tail).
+    fn row_kernel_equals_the_naive_one() {
+        // 7 rows of 37 columns (SIMD blocks and a tail on hosts), 8 outputs: the missing row
+        // adds nothing.
         let q: [u8; 259] = core::array::from_fn(|i| (i as u8).wrapping_mul(37));
         let x: [i16; 37] = core::array::from_fn(|i| (i as i16 - 18) * 1801);
-        let row = |r: usize| &q[37 * r..37 * (r + 1)];
-        let acc = dot4_i8([row(0), row(1), row(2), row(3)], &x);
-        for (j, &acc) in acc.iter().enumerate() {
-            assert_eq!(acc, dot_i8(row(j), &x));
-        }
-        // 8 outputs for 7 rows: the missing row gives 0.
-        let mut out = [99i32; 8];
-        dot_rows_i8(&q, &x, &mut out);
+        let scales: [u8; 32] = core::array::from_fn(|i| ((i / 4) as f32 * 0.5 + 0.25).to_le_bytes()[i % 4]);
+        let mut out = [1.0f32; 8];
+        add_row_dots(&q, &scales, &x, 0.125, &mut out);
         for (r, &out) in out.iter().enumerate().take(7) {
-            assert_eq!(out, dot_i8(row(r), &x), "row {r}");
+            let s = r as f32 * 0.5 + 0.25;
+            let expected = 1.0 + dequantize(dot_i8(&q[37 * r..37 * (r + 1)], &x), s, 0.125);
+            assert_eq!(out.to_bits(), expected.to_bits(), "row {r}");
         }
-        assert_eq!(out[7], 0);
+        assert_eq!(out[7], 1.0);
     }
 
     #[test]

@@ -374,7 +374,6 @@ pub struct Workspace<F> {
     dgates: Array2<F>,      // (T·B, 4H)
     dh: Array2<F>,          // (T·B, H): gradient reaching h_1..h_T of the current layer
     dh_below: Array2<F>,    // (T·B, H)
-    dh_next: Array2<F>,     // (B, H)
     dc_next: Array2<F>,     // (B, H)
     dc_prev: Array2<F>,     // (B, H)
     w_ih_t: Array2<F>,      // (V, 4H): layer 0's w_ih transposed, then its gradient
@@ -400,7 +399,6 @@ impl<F: Real> Workspace<F> {
             dgates: z(t * b, 4 * hid),
             dh: z(t * b, hid),
             dh_below: z(t * b, hid),
-            dh_next: z(b, hid),
             dc_next: z(b, hid),
             dc_prev: z(b, hid),
             w_ih_t: z(v, 4 * hid),
@@ -509,12 +507,9 @@ pub fn backward<F: Real>(
     for l in (0..n_layers).rev() {
         let (layer, dlayer) = (&p.layers[l], &mut g.layers[l]);
         ws.dgates.fill(F::zero());
-        ws.dh_next.fill(F::zero());
         ws.dc_next.fill(F::zero());
         for t in (0..t_len).rev() {
             let rows = s![t * b..(t + 1) * b, ..];
-            let mut dh_t = ws.dh.slice_mut(rows);
-            dh_t += &ws.dh_next;
             ws.dc_prev.fill(F::zero());
             lstm_cell_backward(
                 ws.dgates.slice_mut(rows),
@@ -526,14 +521,17 @@ pub fn backward<F: Real>(
                 ws.tanh_c[l].slice(rows),
             );
             std::mem::swap(&mut ws.dc_next, &mut ws.dc_prev);
-            ws.dh_next.fill(F::zero());
-            matmul_backward(
-                Some(ws.dh_next.view_mut()),
-                None,
-                ws.dgates.slice(rows),
-                ws.h[l].slice(rows),
-                layer.w_hh.view(),
-            );
+            // The recurrent path: straight into dh of step t-1 (which holds what came from
+            // above). At t = 0 it would reach the window's initial state, where BPTT stops.
+            if t > 0 {
+                matmul_backward(
+                    Some(ws.dh.slice_mut(s![(t - 1) * b..t * b, ..])),
+                    None,
+                    ws.dgates.slice(rows),
+                    ws.h[l].slice(rows),
+                    layer.w_hh.view(),
+                );
+            }
         }
         // The parameter gradients of all steps at once.
         let h_prev = ws.h[l].slice(s![..t_len * b, ..]);
