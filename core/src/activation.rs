@@ -3,7 +3,7 @@
 //! matrix products (640 calls per character at H = 128; libm's tanhf alone is ~70 instructions).
 //!
 //! The table is computed by the compiler (`const fn`, f64 arithmetic) and baked into the
-//! binary, so the host, the simulator and a Cortex-M read the same 1,027 values and compute the
+//! binary, so the host, the simulator and a Cortex-M read the same 1,025 values and compute the
 //! same bits. Its error is below 2e-5 for sigmoid and 4e-5 for tanh (tested against libm),
 //! far below the int8 weight rounding.
 
@@ -32,16 +32,18 @@ impl Activations for Exact {
 #[derive(Debug, Clone, Copy)]
 pub struct Table;
 
-/// The table spans [-RANGE, RANGE]; beyond it sigmoid is 0 or 1 to f32 precision (σ(16) = 1 - 1.1e-7).
-const RANGE: f32 = 16.0;
 /// Entries per unit of x.
 const STEPS: f32 = 32.0;
-/// Grid points: x = -16, -16 + 1/32, ..., 16.
-const POINTS: usize = (2.0 * RANGE * STEPS) as usize + 1;
-/// The table: each end point twice, so that the segments beyond the grid are flat.
+/// Grid points: x = (i - 511) / 32 for i = 0..1023, so [-15.97, 15.97]; beyond it sigmoid is
+/// 0 or 1 to f32 precision (σ(15.97) = 1 - 1.2e-7).
+const POINTS: usize = 1023;
+/// The table: each end point twice, so that the segments beyond the grid are flat. Its last
+/// segment index, N - 2 = 1023 = 2^10 - 1, makes the index clamp a single `USAT` on a Cortex-M.
 const N: usize = POINTS + 2;
+/// x at grid point 0.
+const X0: f32 = -((POINTS - 1) as f32) / 2.0 / STEPS;
 
-/// sigmoid at x = -16, -16, -16 + 1/32, ..., 16, 16.
+/// sigmoid at the grid points, with the end points repeated.
 static SIGMOID: [f32; N] = sigmoid_table();
 
 impl Activations for Table {
@@ -50,7 +52,7 @@ impl Activations for Table {
         // Position in the table, one segment per grid step. The index is clamped as an
         // integer (the cast saturates, NaN gives 0), which is cheaper than clamping floats;
         // the flat end segments then make any position beyond the grid read an end value.
-        let t = x * STEPS + (RANGE * STEPS + 1.0);
+        let t = x * STEPS + (1.0 - X0 * STEPS);
         let i = (t as i32).clamp(0, N as i32 - 2) as usize;
         let frac = t - i as f32;
         // i <= N - 2, so both reads are in bounds (the compiler proves it: no panic path).
@@ -68,7 +70,7 @@ const fn sigmoid_table() -> [f32; N] {
     let mut table = [0.0f32; N];
     let mut i = 0;
     while i < POINTS {
-        let x = i as f64 / STEPS as f64 - RANGE as f64;
+        let x = i as f64 / STEPS as f64 + X0 as f64;
         table[i + 1] = (1.0 / (1.0 + exp(-x))) as f32;
         i += 1;
     }
@@ -115,7 +117,7 @@ mod tests {
     #[test]
     fn table_entries_are_exact_sigmoids() {
         for (i, &s) in SIGMOID[1..N - 1].iter().enumerate() {
-            let x = i as f64 / 32.0 - 16.0;
+            let x = (i as f64 - 511.0) / 32.0;
             let exact = 1.0 / (1.0 + libm::exp(-x));
             assert!(
                 (s as f64 - exact).abs() <= 1e-7 * exact.max(1e-3),

@@ -289,13 +289,8 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 for (j, z) in z.iter_mut().enumerate() {
                     let (first, z) = (j * h + n * CHUNK, &mut z[..units]);
                     // z = (b + W_ih x) + W_hh h, summed in this order on every target.
-                    z.fill(0.0);
-                    for (z, b) in z
-                        .iter_mut()
-                        .zip(f32s(layer.bias.get(4 * first..).unwrap_or_default()))
-                    {
-                        *z = b;
-                    }
+                    let mut bias = f32s(layer.bias.get(4 * first..).unwrap_or_default());
+                    z.iter_mut().for_each(|z| *z = bias.next().unwrap_or(0.0));
                     match x {
                         None => layer.w_ih.add_col(first, token.id(), z),
                         Some(x) => layer.w_ih.add_dot_rows(first, x, z),
@@ -329,10 +324,8 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
             Operand::F32(top)
         };
         let logits = &mut self.scratch.logits[..v];
-        logits.fill(0.0);
-        for (z, b) in logits.iter_mut().zip(f32s(self.model.b_out)) {
-            *z = b;
-        }
+        let mut bias = f32s(self.model.b_out);
+        logits.iter_mut().for_each(|z| *z = bias.next().unwrap_or(0.0));
         self.model.w_out.add_dot_rows(0, x, logits);
     }
 }

@@ -159,10 +159,10 @@ impl<'a> Matrix<'a> {
         let at = first * stride + col;
         match self.weights {
             Weights::I8 { q, scales } => {
-                let q = q.get(at..).unwrap_or_default().iter().step_by(stride);
+                let rows = q.get(first * stride..).unwrap_or_default().chunks_exact(stride);
                 let scales = f32s(scales.get(4 * first..).unwrap_or_default());
-                for (out, (&q, s)) in out.iter_mut().zip(q.zip(scales)) {
-                    *out += q as i8 as f32 * s;
+                for ((out, row), s) in out.iter_mut().zip(rows).zip(scales) {
+                    *out += row.get(col).map_or(0.0, |&q| q as i8 as f32) * s;
                 }
             }
             Weights::F32(w) => {
