@@ -14,6 +14,16 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, s};
 use crate::corpus::Tok;
 use crate::model::{Params, Real};
 
+/// Sets every element to zero: one memset when the view is contiguous (ndarray's `fill` goes
+/// element by element).
+#[inline(always)]
+fn zero<F: Real>(mut a: ArrayViewMut2<F>) {
+    match a.as_slice_mut() {
+        Some(s) => s.fill(F::zero()),
+        None => a.fill(F::zero()),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // One-hot input: a column lookup of w_ih instead of a V-wide product
 
@@ -71,7 +81,12 @@ pub fn matmul_backward<F: Real>(
 /// out (N, M), b (M).
 #[inline(always)]
 pub fn bias_forward<F: Real>(mut out: ArrayViewMut2<F>, b: ndarray::ArrayView1<F>) {
-    out.assign(&b);
+    let b = b.as_slice().expect("contiguous");
+    for mut row in out.rows_mut() {
+        row.as_slice_mut()
+            .expect("contiguous rows")
+            .copy_from_slice(b);
+    }
 }
 
 /// Backward of [`bias_forward`]: `db += Σ_r dout[r, :]`.
@@ -490,10 +505,10 @@ pub fn backward<F: Real>(
     let (t_len, b) = (ws.t, ws.b);
     let out_rows = ws.out_rows(predict);
     let n_layers = p.layers.len();
-    ws.dlogits.fill(F::zero());
+    zero(ws.dlogits.view_mut());
     softmax_xent_backward(ws.dlogits.view_mut(), ws.probs.view(), targets, scale);
     bias_backward(g.b_out.view_mut(), ws.dlogits.view());
-    ws.dh.fill(F::zero());
+    zero(ws.dh.view_mut());
     let top = &ws.h[n_layers - 1];
     let dh_rows = out_rows.start - b..out_rows.end - b; // dh row r is h row r + B
     matmul_backward(
@@ -506,11 +521,12 @@ pub fn backward<F: Real>(
 
     for l in (0..n_layers).rev() {
         let (layer, dlayer) = (&p.layers[l], &mut g.layers[l]);
-        ws.dgates.fill(F::zero());
-        ws.dc_next.fill(F::zero());
+        zero(ws.dc_next.view_mut());
         for t in (0..t_len).rev() {
             let rows = s![t * b..(t + 1) * b, ..];
-            ws.dc_prev.fill(F::zero());
+            // Zeroed block by block, just before use (while it is in cache).
+            zero(ws.dgates.slice_mut(rows));
+            zero(ws.dc_prev.view_mut());
             lstm_cell_backward(
                 ws.dgates.slice_mut(rows),
                 ws.dc_prev.view_mut(),
@@ -542,13 +558,16 @@ pub fn backward<F: Real>(
             h_prev,
             layer.w_hh.view(),
         );
-        bias_backward(dlayer.b.view_mut(), ws.dgates.view());
         if l == 0 {
-            ws.w_ih_t.fill(F::zero()); // reused as dw_ih transposed
+            zero(ws.w_ih_t.view_mut()); // reused as dw_ih transposed
             embed_backward(ws.w_ih_t.view_mut(), ws.dgates.view(), inputs);
             dlayer.w_ih += &ws.w_ih_t.t();
+            // Every row of dgates went to exactly one row of dw_ih transposed, so the bias
+            // gradient (the sum of the rows) is the sum of its V rows: fewer than T·B.
+            bias_backward(dlayer.b.view_mut(), ws.w_ih_t.view());
         } else {
-            ws.dh_below.fill(F::zero());
+            bias_backward(dlayer.b.view_mut(), ws.dgates.view());
+            zero(ws.dh_below.view_mut());
             matmul_backward(
                 Some(ws.dh_below.view_mut()),
                 Some(dlayer.w_ih.view_mut()),
