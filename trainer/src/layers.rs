@@ -56,8 +56,8 @@ pub fn embed_backward<F: Real>(mut dw_t: ArrayViewMut2<F>, dout: ArrayView2<F>, 
 // Dense product and bias
 
 /// `out += inp · wᵀ`. out (N, M), inp (N, K), w (M, K) (row-major weights as core stores them).
-pub fn matmul_forward<F: Real>(mut out: ArrayViewMut2<F>, inp: ArrayView2<F>, w: ArrayView2<F>) {
-    general_mat_mul(F::one(), &inp, &w.t(), F::one(), &mut out);
+pub fn matmul_forward<F: Real>(out: ArrayViewMut2<F>, inp: ArrayView2<F>, w: ArrayView2<F>) {
+    F::matmul_add(out, inp, w.t());
 }
 
 /// Backward of [`matmul_forward`]: `dinp += dout · w`, `dw += doutᵀ · inp` (either may be
@@ -69,9 +69,11 @@ pub fn matmul_backward<F: Real>(
     inp: ArrayView2<F>,
     w: ArrayView2<F>,
 ) {
-    if let Some(mut dinp) = dinp {
-        general_mat_mul(F::one(), &dout, &w, F::one(), &mut dinp);
+    if let Some(dinp) = dinp {
+        F::matmul_add(dinp, dout, w);
     }
+    // The weight gradients are large products over all steps (K = T·B): matrixmultiply's
+    // kernel is the faster one there.
     if let Some(mut dw) = dw {
         general_mat_mul(F::one(), &dout.t(), &inp, F::one(), &mut dw);
     }
