@@ -8,12 +8,14 @@
 //! ([`to_lane_order`], applied by the quantizer on this target only). The loop then costs
 //! 23 instructions per 16 multiply-adds (two rows, eight columns: one `LDM` of the
 //! activations, four weight loads, eight `SXTB16`, eight `SMLAD`, compare, branch), as
-//! CMSIS-NN's int8 kernels do.
+//! CMSIS-NN's int8 kernels do, and about 25 more per pair of rows to scale and add the two
+//! sums.
 //!
-//! LLVM neither forms these instructions from plain code nor keeps this loop's 12 values in
-//! registers, and the intrinsics in `core::arch::arm` are unstable, so the loop is
-//! `asm!`: it only reads the three slices it is given. This module is the crate's only
-//! `unsafe`. The sums are exact integer sums, so the results equal
+//! LLVM neither forms these instructions from plain code nor keeps this loop's values in
+//! registers (it needs all twelve that inline assembly may use, so the pair loop's own state
+//! lives in memory), and the intrinsics in `core::arch::arm` are unstable, so the loop is
+//! `asm!`: it only reads the slices it is given and writes its outputs. This module is the
+//! crate's only `unsafe`. The sums are exact integer sums, so the results equal
 //! [`crate::quant::dot_i8`]'s bit for bit (`scripts/ci-qemu.sh` checks the generated text
 //! against the host's on several models).
 #![allow(unsafe_code)]
@@ -35,25 +37,138 @@ pub fn to_lane_order(x: &mut [i16]) {
 /// needs it; the generator's buffers are aligned); anything else, and a last odd row, takes
 /// the plain path.
 pub fn add_row_dots(rows: &[u8], scales: &[u8], x: &[i16], scale: f32, out: &mut [f32]) {
-    let cols = x.len().max(1);
-    let scales = scales.get(..4 * out.len()).unwrap_or(scales);
-    let mut done = 0;
-    if x.len() % 8 == 0 && x.as_ptr().align_offset(4) == 0 {
-        let pairs = out.chunks_exact_mut(2).zip(rows.chunks_exact(2 * cols));
-        for ((out, rows), s) in pairs.zip(scales.chunks_exact(8)) {
-            let (a, b) = rows.split_at(cols);
-            let [acc0, acc1] = dot2(a, b, x);
-            let s = |i: usize| f32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
-            out[0] += dequantize(acc0, s(0), scale);
-            out[1] += dequantize(acc1, s(4), scale);
-            done += 2;
-        }
+    let cols = x.len();
+    let fast = cols > 0 && cols % 8 == 0 && x.as_ptr() as usize % 4 == 0;
+    // Whole pairs that rows, scales and out all hold.
+    let pairs = if fast {
+        (out.len() / 2)
+            .min(rows.len() / cols / 2)
+            .min(scales.len() / 8)
+    } else {
+        0
+    };
+    if pairs > 0 {
+        add_pair_dots(rows, scales, x, scale, &mut out[..2 * pairs]);
     }
+    let done = 2 * pairs;
     let rest = out.get_mut(done..).unwrap_or_default().iter_mut();
-    let rows = rows.get(done * cols..).unwrap_or_default().chunks_exact(cols);
+    let rows = rows
+        .get(done * cols..)
+        .unwrap_or_default()
+        .chunks_exact(cols.max(1));
     let scales = f32s(scales.get(4 * done..).unwrap_or_default());
     for ((out, row), s) in rest.zip(rows).zip(scales) {
         *out += dequantize(dot_lanes(row, x), s, scale);
+    }
+}
+
+/// The assembly loop: for each pair of rows (a, b) and of outputs,
+/// `out += dequantize(Σ row × x, s_row, scale)`, with the arithmetic of
+/// [`crate::quant::dequantize`] and `+=` (VMLA rounds the product, then the sum).
+///
+/// Preconditions (checked by [`add_row_dots`], then asserted here without panicking: a
+/// violation does nothing): `out` holds a nonzero even number of values, `rows` at least
+/// that many rows of `x.len()` bytes, `scales` that many f32; `x.len()` is a nonzero
+/// multiple of 8 and `x` is word-aligned.
+fn add_pair_dots(rows: &[u8], scales: &[u8], x: &[i16], scale: f32, out: &mut [f32]) {
+    let (n, cols) = (out.len(), x.len());
+    if n == 0 || n % 2 != 0 || cols == 0 || cols % 8 != 0 || x.as_ptr() as usize % 4 != 0 {
+        return;
+    }
+    if rows.len() / cols < n || scales.len() / 4 < n {
+        return;
+    }
+    let out = out.as_mut_ptr_range();
+    // The outer loop's state, kept in memory: the loop needs every register it may use.
+    let mut state = [
+        scales.as_ptr() as u32,
+        out.start as u32,
+        out.end as u32,
+        scale.to_bits(),
+    ];
+    // SAFETY: the loop reads `n` rows of `cols` bytes from `rows` (LDR allows any alignment),
+    // `n` f32 from `scales` (LDR), `x` (n / 2 times, 8 i16 per LDM from a word-aligned start,
+    // stopping exactly at its end since cols is a nonzero multiple of 8), and reads and
+    // writes the `n` f32 of `out` and `state`, all checked above. It pushes 40 bytes and pops
+    // them before it ends; it writes only the registers it declares, and s0-s7, which it
+    // restores.
+    unsafe {
+        asm!(
+            // Rust's asm! offers no FP register class on this target, so the FP registers the
+            // loop uses are saved and restored here.
+            "vpush {{s0-s7}}",
+            "push {{r0, r1}}",            // [sp] = &state
+            "mov {acc0}, #0",
+            "mov {acc1}, #0",
+            "2:",                         // one block of 8 columns of rows a and b
+            "ldm {px}!, {{r0, r1, r2, r3}}", // x: 8 activations in lane order
+            "ldr {w}, [{pa}, {cols}]",    // b, columns 0..4
+            "sxtb16 {t}, {w}",
+            "smlad {acc1}, {t}, r0, {acc1}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smlad {acc1}, {w}, r1, {acc1}",
+            "ldr {w}, [{pa}], #4",        // a, columns 0..4
+            "sxtb16 {t}, {w}",
+            "smlad {acc0}, {t}, r0, {acc0}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smlad {acc0}, {w}, r1, {acc0}",
+            "ldr {w}, [{pa}, {cols}]",    // b, columns 4..8
+            "sxtb16 {t}, {w}",
+            "smlad {acc1}, {t}, r2, {acc1}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smlad {acc1}, {w}, r3, {acc1}",
+            "ldr {w}, [{pa}], #4",        // a, columns 4..8
+            "sxtb16 {t}, {w}",
+            "smlad {acc0}, {t}, r2, {acc0}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smlad {acc0}, {w}, r3, {acc0}",
+            "cmp {px}, {end}",
+            "bne 2b",
+            // The pair is done: out[a] += acc0 as f32 * (s_a * scale), same for b.
+            "ldr {t}, [sp]",
+            "ldm {t}, {{r0, r1, r2}}",    // scales, out, out end
+            "vldr s6, [{t}, #12]",        // scale
+            "ldr r3, [r0], #4",
+            "vmov s2, r3",
+            "ldr r3, [r0], #4",
+            "vmov s3, r3",
+            "vmul.f32 s2, s2, s6",
+            "vmul.f32 s3, s3, s6",
+            "vmov s0, {acc0}",
+            "vcvt.f32.s32 s0, s0",
+            "vmov s1, {acc1}",
+            "vcvt.f32.s32 s1, s1",
+            "vldr s4, [r1]",
+            "vldr s5, [r1, #4]",
+            "vmla.f32 s4, s0, s2",
+            "vmla.f32 s5, s1, s3",
+            "vstr s4, [r1]",
+            "vstr s5, [r1, #4]",
+            "add r1, r1, #8",
+            "stm {t}, {{r0, r1}}",
+            "cmp r1, r2",
+            "beq 3f",
+            "add {pa}, {pa}, {cols}",     // skip row b: the next pair
+            "sub {px}, {end}, {cols}, lsl #1", // x from the start
+            "mov {acc0}, #0",
+            "mov {acc1}, #0",
+            "b 2b",
+            "3:",
+            "add sp, sp, #8",
+            "vpop {{s0-s7}}",
+            pa = inout(reg) rows.as_ptr() => _,
+            cols = in(reg) cols,
+            px = inout(reg) x.as_ptr() => _,
+            end = in(reg) x.as_ptr_range().end,
+            acc0 = out(reg) _,
+            acc1 = out(reg) _,
+            w = out(reg) _,
+            t = out(reg) _,
+            inout("r0") state.as_mut_ptr() => _,
+            out("r1") _,
+            out("r2") _,
+            out("r3") _,
+        );
     }
 }
 
@@ -76,61 +191,4 @@ fn dot_lanes(w: &[u8], x: &[i16]) -> i32 {
         x.get(body..n).unwrap_or_default(),
     );
     acc.wrapping_add(crate::quant::dot_i8(w_tail, x_tail))
-}
-
-/// Rows `a` and `b` times `x` (lane order), all three of one length `n`, a multiple of 8, with
-/// `x` word-aligned. Anything else gives [0, 0].
-#[inline(always)]
-fn dot2(a: &[u8], b: &[u8], x: &[i16]) -> [i32; 2] {
-    let n = x.len();
-    if a.len() != n || b.len() != n || n == 0 || n % 8 != 0 || x.as_ptr().align_offset(4) != 0 {
-        return [0; 2];
-    }
-    let (mut acc0, mut acc1) = (0i32, 0i32);
-    // SAFETY: the loop reads exactly `a`, `b` (n bytes each, 4 at a time, LDR allows any
-    // alignment) and `x` (n i16, 8 at a time with LDM from a word-aligned start, checked
-    // above), and stops when the x pointer reaches the end of `x`: n is a nonzero multiple
-    // of 8, so it gets there exactly. It writes only the registers it declares, and no memory.
-    unsafe {
-        asm!(
-            "2:",
-            "ldm {px}!, {{r0, r1, r2, r3}}", // x: 8 activations in lane order
-            "ldr {w}, [{pa}], #4",
-            "sxtb16 {t}, {w}",
-            "smlad {acc0}, {t}, r0, {acc0}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {acc0}, {w}, r1, {acc0}",
-            "ldr {w}, [{pb}], #4",
-            "sxtb16 {t}, {w}",
-            "smlad {acc1}, {t}, r0, {acc1}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {acc1}, {w}, r1, {acc1}",
-            "ldr {w}, [{pa}], #4",
-            "sxtb16 {t}, {w}",
-            "smlad {acc0}, {t}, r2, {acc0}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {acc0}, {w}, r3, {acc0}",
-            "ldr {w}, [{pb}], #4",
-            "sxtb16 {t}, {w}",
-            "smlad {acc1}, {t}, r2, {acc1}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {acc1}, {w}, r3, {acc1}",
-            "cmp {px}, {end}",
-            "bne 2b",
-            px = inout(reg) x.as_ptr() => _,
-            end = in(reg) x.as_ptr_range().end,
-            pa = inout(reg) a.as_ptr() => _,
-            pb = inout(reg) b.as_ptr() => _,
-            acc0 = inout(reg) acc0,
-            acc1 = inout(reg) acc1,
-            w = out(reg) _,
-            t = out(reg) _,
-            out("r0") _,
-            out("r1") _,
-            out("r2") _,
-            out("r3") _,
-            options(nostack, readonly),
-        );
-    }
-    [acc0, acc1]
 }

@@ -25,7 +25,7 @@
 
 pub mod activation;
 pub mod blob;
-#[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+#[cfg(all(target_arch = "arm", target_feature = "dsp", target_abi = "eabihf"))]
 mod dsp;
 pub mod error;
 pub mod lstm;

@@ -289,8 +289,7 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 for (j, z) in z.iter_mut().enumerate() {
                     let (first, z) = (j * h + n * CHUNK, &mut z[..units]);
                     // z = (b + W_ih x) + W_hh h, summed in this order on every target.
-                    let mut bias = f32s(layer.bias.get(4 * first..).unwrap_or_default());
-                    z.iter_mut().for_each(|z| *z = bias.next().unwrap_or(0.0));
+                    set_f32s(z, layer.bias.get(4 * first..4 * (first + units)));
                     match x {
                         None => layer.w_ih.add_col(first, token.id(), z),
                         Some(x) => layer.w_ih.add_dot_rows(first, x, z),
@@ -324,9 +323,20 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
             Operand::F32(top)
         };
         let logits = &mut self.scratch.logits[..v];
-        let mut bias = f32s(self.model.b_out);
-        logits.iter_mut().for_each(|z| *z = bias.next().unwrap_or(0.0));
+        set_f32s(logits, self.model.b_out.get(..4 * v));
         self.model.w_out.add_dot_rows(0, x, logits);
+    }
+}
+
+/// `out` = the f32 LE values of `bytes`, which the loader sized to match; zeros if it is not
+/// there (a dims mismatch the loader rules out).
+fn set_f32s(out: &mut [f32], bytes: Option<&[u8]>) {
+    match bytes {
+        Some(bytes) => out
+            .iter_mut()
+            .zip(f32s(bytes))
+            .for_each(|(out, v)| *out = v),
+        None => out.fill(0.0),
     }
 }
 

@@ -68,7 +68,7 @@ pub fn quantize_activations(x: &[f32], q: &mut [i16]) -> f32 {
     for (q, &v) in q.iter_mut().zip(x) {
         *q = round_to_i16(v * inv);
     }
-    #[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+    #[cfg(all(target_arch = "arm", target_feature = "dsp", target_abi = "eabihf"))]
     crate::dsp::to_lane_order(q);
     max / Q_ACT_MAX
 }
@@ -159,7 +159,10 @@ impl<'a> Matrix<'a> {
         let at = first * stride + col;
         match self.weights {
             Weights::I8 { q, scales } => {
-                let rows = q.get(first * stride..).unwrap_or_default().chunks_exact(stride);
+                let rows = q
+                    .get(first * stride..)
+                    .unwrap_or_default()
+                    .chunks_exact(stride);
                 let scales = f32s(scales.get(4 * first..).unwrap_or_default());
                 for ((out, row), s) in out.iter_mut().zip(rows).zip(scales) {
                     *out += row.get(col).map_or(0.0, |&q| q as i8 as f32) * s;
@@ -195,7 +198,7 @@ pub fn dot_i8(q: &[u8], x: &[i16]) -> i32 {
 /// wide SIMD multiply-adds (`vpmaddwd`/`vpdpwssd`; the build targets the native CPU). A
 /// Cortex-M with the DSP extension (M4, M7) uses `crate::dsp::add_row_dots` instead: two
 /// multiply-adds per instruction, with `x` in that module's lane order.
-#[cfg(not(all(target_arch = "arm", target_feature = "dsp")))]
+#[cfg(not(all(target_arch = "arm", target_feature = "dsp", target_abi = "eabihf")))]
 #[inline]
 pub fn add_row_dots(rows: &[u8], scales: &[u8], x: &[i16], scale: f32, out: &mut [f32]) {
     let rows = rows.chunks_exact(x.len().max(1));
@@ -204,7 +207,7 @@ pub fn add_row_dots(rows: &[u8], scales: &[u8], x: &[i16], scale: f32, out: &mut
     }
 }
 
-#[cfg(all(target_arch = "arm", target_feature = "dsp"))]
+#[cfg(all(target_arch = "arm", target_feature = "dsp", target_abi = "eabihf"))]
 pub use crate::dsp::add_row_dots;
 
 /// The real value of an integer dot product of a weight row (scale `s`) and an activation
@@ -247,7 +250,8 @@ mod tests {
         // adds nothing.
         let q: [u8; 259] = core::array::from_fn(|i| (i as u8).wrapping_mul(37));
         let x: [i16; 37] = core::array::from_fn(|i| (i as i16 - 18) * 1801);
-        let scales: [u8; 32] = core::array::from_fn(|i| ((i / 4) as f32 * 0.5 + 0.25).to_le_bytes()[i % 4]);
+        let scales: [u8; 32] =
+            core::array::from_fn(|i| ((i / 4) as f32 * 0.5 + 0.25).to_le_bytes()[i % 4]);
         let mut out = [1.0f32; 8];
         add_row_dots(&q, &scales, &x, 0.125, &mut out);
         for (r, &out) in out.iter().enumerate().take(7) {
