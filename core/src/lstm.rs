@@ -289,10 +289,15 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 for (j, z) in z.iter_mut().enumerate() {
                     let (first, z) = (j * h + n * CHUNK, &mut z[..units]);
                     // z = (b + W_ih x) + W_hh h, summed in this order on every target.
-                    set_f32s(z, layer.bias.get(4 * first..4 * (first + units)));
+                    let bias = layer.bias.get(4 * first..4 * (first + units));
                     match x {
-                        None => layer.w_ih.add_col(first, token.id(), z),
-                        Some(x) => layer.w_ih.add_dot_rows(first, x, z),
+                        None => layer
+                            .w_ih
+                            .col_plus(bias.unwrap_or_default(), first, token.id(), z),
+                        Some(x) => {
+                            set_f32s(z, bias);
+                            layer.w_ih.add_dot_rows(first, x, z);
+                        }
                     }
                     layer.w_hh.add_dot_rows(first, hidden, z);
                 }

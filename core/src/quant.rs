@@ -152,28 +152,25 @@ impl<'a> Matrix<'a> {
         }
     }
 
-    /// `out[i] +=` the weight at (row `first + i`, `col`), dequantized: the one-hot input's
-    /// column lookup (the same bits as [`Matrix::get`]).
-    pub fn add_col(&self, first: usize, col: usize, out: &mut [f32]) {
+    /// `out[i] = base[i] +` the weight at (row `first + i`, `col`), dequantized (the same bits
+    /// as [`Matrix::get`]), with `base` f32 LE values: the bias plus the one-hot input's
+    /// column, in one pass.
+    pub fn col_plus(&self, base: &[u8], first: usize, col: usize, out: &mut [f32]) {
         let stride = self.cols.max(1);
-        let at = first * stride + col;
+        let outs = out.iter_mut().zip(f32s(base));
         match self.weights {
             Weights::I8 { q, scales } => {
-                let rows = q
-                    .get(first * stride..)
-                    .unwrap_or_default()
-                    .chunks_exact(stride);
+                let rows = q.get(first * stride..).unwrap_or_default();
+                let rows = rows.chunks_exact(stride);
                 let scales = f32s(scales.get(4 * first..).unwrap_or_default());
-                for ((out, row), s) in out.iter_mut().zip(rows).zip(scales) {
-                    *out += row.get(col).map_or(0.0, |&q| q as i8 as f32) * s;
+                for ((out, b), (row, s)) in outs.zip(rows.zip(scales)) {
+                    *out = b + row.get(col).map_or(0.0, |&q| q as i8 as f32) * s;
                 }
             }
             Weights::F32(w) => {
-                let rows = w.get(4 * at..).unwrap_or_default().chunks(4 * stride);
-                for (out, w) in out.iter_mut().zip(rows) {
-                    if let Some(&[a, b, c, d]) = w.get(..4) {
-                        *out += f32::from_le_bytes([a, b, c, d]);
-                    }
+                let rows = w.get(4 * first * stride..).unwrap_or_default();
+                for ((out, b), row) in outs.zip(rows.chunks_exact(4 * stride)) {
+                    *out = b + read_f32(row, col);
                 }
             }
         }
