@@ -1,6 +1,7 @@
 //! charlstm-core: run a character-level LSTM on a microcontroller.
 //!
-//! `#![no_std]`, no allocator, no `unsafe`, no panics on any input. A blob (the trainer's
+//! `#![no_std]`, no allocator, no panics on any input, and no `unsafe` outside one Cortex-M
+//! kernel (`dsp`, assembly, compiled only for an M4/M7 with FPU). A blob (the trainer's
 //! output, spec in `docs/blob-format.md`) is validated by [`Model::from_bytes`] and borrowed
 //! zero-copy, so on a device the weights stay in flash; [`Generator`] holds the fixed-size
 //! state and generates one character per LSTM step.
