@@ -5,7 +5,7 @@
 //! `ROR #8`, bytes 1 and 3); `SMLAD` multiplies two lane pairs and adds both products to an
 //! i32 accumulator. So the activations are stored in *lane order*: in each block of four,
 //! (x0, x2, x1, x3), and one word load gives the pair each `SXTB16` result meets
-//! ([`to_lane_order`], applied by the quantizer on this target only). The loop then costs
+//! (`quant::lanes::to_lane_order`, applied by the quantizer on this target only). The loop then costs
 //! 23 instructions per 16 multiply-adds (two rows, eight columns: one `LDM` of the
 //! activations, four weight loads, eight `SXTB16`, eight `SMLAD`, compare, branch), as
 //! CMSIS-NN's int8 kernels do, and about 25 more per pair of rows to scale and add the two
@@ -22,15 +22,8 @@
 
 use core::arch::asm;
 
+use crate::quant::lanes::dot_lanes;
 use crate::quant::{dequantize, f32s};
-
-/// Puts quantized activations into lane order: (x0, x1, x2, x3) -> (x0, x2, x1, x3) in each
-/// whole block of four; a last partial block stays as it is.
-pub fn to_lane_order(x: &mut [i16]) {
-    for block in x.chunks_exact_mut(4) {
-        block.swap(1, 2);
-    }
-}
 
 /// [`crate::quant::add_row_dots`] with `x` in lane order. Pairs of rows go through the
 /// assembly loop when it can take every column (a multiple of 8, from a word-aligned x: LDM
@@ -170,25 +163,4 @@ fn add_pair_dots(rows: &[u8], scales: &[u8], x: &[i16], scale: f32, out: &mut [f
             out("r3") _,
         );
     }
-}
-
-/// Σ w·x with x in lane order, in plain Rust: the columns the assembly loop leaves.
-fn dot_lanes(w: &[u8], x: &[i16]) -> i32 {
-    let n = w.len().min(x.len());
-    let body = n / 4 * 4;
-    let (w_body, x_body) = (
-        w.get(..body).unwrap_or_default(),
-        x.get(..body).unwrap_or_default(),
-    );
-    let blocks = w_body.chunks_exact(4).zip(x_body.chunks_exact(4));
-    let acc = blocks.fold(0i32, |acc, (w, x)| {
-        let w = |j: usize| w[j] as i8 as i32;
-        let sum = w(0) * x[0] as i32 + w(1) * x[2] as i32 + w(2) * x[1] as i32 + w(3) * x[3] as i32;
-        acc.wrapping_add(sum)
-    });
-    let (w_tail, x_tail) = (
-        w.get(body..n).unwrap_or_default(),
-        x.get(body..n).unwrap_or_default(),
-    );
-    acc.wrapping_add(crate::quant::dot_i8(w_tail, x_tail))
 }

@@ -69,7 +69,7 @@ pub fn quantize_activations(x: &[f32], q: &mut [i16]) -> f32 {
         *q = round_to_i16(v * inv);
     }
     #[cfg(all(target_arch = "arm", target_feature = "dsp", target_abi = "eabihf"))]
-    crate::dsp::to_lane_order(q);
+    lanes::to_lane_order(q);
     max / Q_ACT_MAX
 }
 
@@ -214,6 +214,46 @@ pub fn dequantize(acc: i32, s: f32, scale: f32) -> f32 {
     acc as f32 * (s * scale)
 }
 
+/// The Cortex-M kernel's activation order (`crate::dsp`), in plain Rust so that host tests
+/// hold it to the reference [`dot_i8`].
+#[cfg(any(
+    test,
+    all(target_arch = "arm", target_feature = "dsp", target_abi = "eabihf")
+))]
+pub(crate) mod lanes {
+    /// Puts quantized activations into lane order: (x0, x1, x2, x3) -> (x0, x2, x1, x3) in
+    /// each whole block of four (the pairs `SXTB16` makes of four weights); a last partial
+    /// block stays as it is. Its own inverse.
+    pub fn to_lane_order(x: &mut [i16]) {
+        for block in x.chunks_exact_mut(4) {
+            block.swap(1, 2);
+        }
+    }
+
+    /// [`super::dot_i8`] with `x` in lane order: the rows and columns the assembly loop
+    /// leaves.
+    pub fn dot_lanes(w: &[u8], x: &[i16]) -> i32 {
+        let n = w.len().min(x.len());
+        let body = n / 4 * 4;
+        let (w_body, x_body) = (
+            w.get(..body).unwrap_or_default(),
+            x.get(..body).unwrap_or_default(),
+        );
+        let blocks = w_body.chunks_exact(4).zip(x_body.chunks_exact(4));
+        let acc = blocks.fold(0i32, |acc, (w, x)| {
+            let w = |j: usize| w[j] as i8 as i32;
+            let sum =
+                w(0) * x[0] as i32 + w(1) * x[2] as i32 + w(2) * x[1] as i32 + w(3) * x[3] as i32;
+            acc.wrapping_add(sum)
+        });
+        let (w_tail, x_tail) = (
+            w.get(body..n).unwrap_or_default(),
+            x.get(body..n).unwrap_or_default(),
+        );
+        acc.wrapping_add(super::dot_i8(w_tail, x_tail))
+    }
+}
+
 /// Σ w·x over f32 LE weights (as bytes), summed in index order.
 #[inline]
 pub fn dot_f32(w: &[u8], x: &[f32]) -> f32 {
@@ -257,6 +297,24 @@ mod tests {
             assert_eq!(out.to_bits(), expected.to_bits(), "row {r}");
         }
         assert_eq!(out[7], 1.0);
+    }
+
+    #[test]
+    fn lane_order_dot_equals_the_reference() {
+        // Every length from 0 to 40: whole blocks of four and each partial tail.
+        let w: [u8; 40] = core::array::from_fn(|i| (i as u8).wrapping_mul(101).wrapping_add(7));
+        let x: [i16; 40] = core::array::from_fn(|i| (i as i16).wrapping_mul(2711) ^ -1237);
+        for n in 0..=40 {
+            let mut lanes = x;
+            lanes::to_lane_order(&mut lanes[..n]);
+            assert_eq!(
+                lanes::dot_lanes(&w[..n], &lanes[..n]),
+                dot_i8(&w[..n], &x[..n]),
+                "n = {n}"
+            );
+            lanes::to_lane_order(&mut lanes[..n]);
+            assert_eq!(lanes, x, "its own inverse, n = {n}");
+        }
     }
 
     #[test]
