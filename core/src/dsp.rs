@@ -5,7 +5,7 @@
 //! `ROR #8`, bytes 1 and 3); `SMLAD` multiplies two lane pairs and adds both products to an
 //! i32 accumulator. So the activations are stored in *lane order*: in each block of four,
 //! (x0, x2, x1, x3), and one word load gives the pair each `SXTB16` result meets
-//! (`quant::lanes::to_lane_order`, applied by the quantizer on this target only). The loop then costs
+//! (`quant::lanes`, applied by the quantizer on this target only). The loop then costs
 //! 23 instructions per 16 multiply-adds (two rows, eight columns: one `LDM` of the
 //! activations, four weight loads, eight `SXTB16`, eight `SMLAD`, compare, branch), as
 //! CMSIS-NN's int8 kernels do, and about 25 more per pair of rows to scale and add the two
@@ -40,8 +40,8 @@ pub fn add_row_dots(rows: &[u8], scales: &[u8], x: &[i16], scale: f32, out: &mut
     } else {
         0
     };
-    if pairs > 0 {
-        add_pair_dots(rows, scales, x, scale, &mut out[..2 * pairs]);
+    if let Some(out) = out.get_mut(..2 * pairs).filter(|out| !out.is_empty()) {
+        add_pair_dots(rows, scales, x, scale, out);
     }
     let done = 2 * pairs;
     let rest = out.get_mut(done..).unwrap_or_default().iter_mut();

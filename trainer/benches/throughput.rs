@@ -1,6 +1,7 @@
 //! Throughput figures for the report (issue 3, "Benchmarks"): sgemm GFLOP/s (the machine's
-//! ceiling through matrixmultiply, 1 and 2 threads), the recurrent product's shape, and a
-//! TBPTT training step in chars/s at the default shape (H=128, batch 64, seq 64).
+//! ceiling through matrixmultiply, 1 and 2 threads), the recurrent product's shape, a TBPTT
+//! training step in chars/s at the default shape (H=128, batch 64, seq 64) and a Keras-recipe
+//! step in windows/s (batch 128, window 60).
 //!
 //! `cargo bench -p charlstm-trainer --bench throughput [-- FILTER]`
 
@@ -9,6 +10,7 @@ use std::time::Instant;
 
 use ndarray::Array2;
 use ndarray::linalg::general_mat_mul;
+use charlstm_trainer::train::Recipe;
 use rayon::prelude::*;
 
 fn time<F: FnMut()>(mut f: F, min_secs: f64) -> f64 {
@@ -64,18 +66,32 @@ fn main() {
     }
     if run("step") {
         for shards in [1, 2] {
-            let cps = train_step(shards);
+            let cps = train_step(Recipe::Tbptt, shards);
             println!(
                 "tbptt train step H=128 V=57 batch 64 seq 64, {shards} shard(s): {cps:.0} chars/s"
             );
         }
     }
+    if run("keras") {
+        for shards in [1, 2] {
+            // chars/s counts 60 per window (each window is 60 LSTM steps).
+            let wps = train_step(Recipe::Keras, shards) / 60.0;
+            println!(
+                "keras train step H=128 V=57 batch 128 window 60, {shards} shard(s): {wps:.0} windows/s"
+            );
+        }
+    }
 }
 
-/// chars/s of training steps on a synthetic 57-character corpus at the default shape.
-fn train_step(shards: usize) -> f64 {
+/// chars/s (LSTM steps × rows per second) of training steps on a synthetic 57-character
+/// corpus at the recipe's default shape: tbptt batch 64 seq 64, keras batch 128 window 60.
+fn train_step(recipe: Recipe, shards: usize) -> f64 {
     use charlstm_trainer::corpus::{Corpus, Vocab};
-    use charlstm_trainer::train::{Recipe, TrainConfig, Trainer};
+    use charlstm_trainer::train::{TrainConfig, Trainer};
+    let (batch, seq_len, lr) = match recipe {
+        Recipe::Tbptt => (64, 64, 2e-3),
+        Recipe::Keras => (128, 60, 1e-2),
+    };
     let vocab: String = (0..57u8).map(|i| (b' ' + i) as char).collect();
     let mut x = 12345u32;
     let tokens: Vec<u16> = (0..600_000)
@@ -94,16 +110,16 @@ fn train_step(shards: usize) -> f64 {
         val: tokens[540_000..].to_vec(),
     };
     let cfg = TrainConfig {
-        recipe: Recipe::Tbptt,
+        recipe,
         corpus: "synthetic".into(),
         lowercase: false,
         val_fraction: 0.1,
         max_vocab: 256,
         hidden: 128,
         layers: 1,
-        seq_len: 64,
-        batch: 64,
-        lr: 2e-3,
+        seq_len,
+        batch,
+        lr,
         lr_decay: 0.97,
         lr_decay_after: 10,
         clip: 5.0,
@@ -113,21 +129,23 @@ fn train_step(shards: usize) -> f64 {
         temperatures: vec![],
     };
     let mut t = Trainer::new(cfg, corpus, std::env::temp_dir()).expect("a valid setup");
+    t.begin_epoch();
     let cpu0 = cpu_secs();
     let mut steps = 0u64;
     let secs = time(
         || {
-            black_box(t.train_step(2e-3).expect("finite"));
+            black_box(t.train_step(lr).expect("finite"));
             steps += 1;
         },
         3.0,
     );
     let cpu = cpu_secs() - cpu0;
+    let chars = (batch * seq_len) as f64;
     println!(
-        "    ({:.0} chars per CPU-second: the figure that does not depend on other processes)",
-        steps as f64 * 4096.0 / cpu
+        "    ({:.0} per CPU-second: the figure that does not depend on other processes)",
+        steps as f64 * chars / cpu / if recipe == Recipe::Keras { 60.0 } else { 1.0 }
     );
-    64.0 * 64.0 / secs
+    chars / secs
 }
 
 /// User + system CPU seconds of this process (Linux /proc; 0 elsewhere).

@@ -358,7 +358,7 @@ impl Trainer {
     }
 
     /// Resets the carried state (TBPTT) or reshuffles the windows (Keras).
-    fn begin_epoch(&mut self) {
+    pub fn begin_epoch(&mut self) {
         self.ck.states.iter_mut().for_each(State::reset);
         if self.cfg().recipe == Recipe::Keras {
             let n = keras_windows(self.cfg(), self.corpus.train.len());
