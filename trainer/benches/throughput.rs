@@ -8,9 +8,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use charlstm_trainer::train::Recipe;
 use ndarray::Array2;
 use ndarray::linalg::general_mat_mul;
-use charlstm_trainer::train::Recipe;
 use rayon::prelude::*;
 
 fn time<F: FnMut()>(mut f: F, min_secs: f64) -> f64 {

@@ -82,10 +82,16 @@ struct TrainArgs {
     /// Streams (tbptt) or windows (keras) per batch [default: 64 / 128].
     #[arg(long)]
     batch: Option<usize>,
-    /// Learning rate [default: 2e-3 Adam / 1e-2 RMSprop].
+    /// Learning rate [default: 8e-3 Adam (tbptt) / 1e-2 RMSprop (keras)]. The tbptt default is
+    /// 4x char-rnn's 2e-3: measured on Nietzsche (H=128, batch 64, seq 64, clip 5), the
+    /// validation loss after 3,400 steps is 1.73 nats at 2e-3 (decay 0.97), 1.71 at 2e-3
+    /// without decay, 1.55 at 4e-3, 1.49 at 6e-3, 1.46 at 8e-3 and 1.46 at 1e-2 (no decay),
+    /// 1.45 at 8e-3 with the 0.97 decay: the most learned per second.
     #[arg(long)]
     lr: Option<f32>,
-    /// Learning-rate factor per epoch after --lr-decay-after epochs [default: 0.97 / 1].
+    /// Learning-rate factor per epoch after --lr-decay-after epochs [default: 0.97 (char-rnn's)
+    /// / 1]. Epochs of a small corpus are short (Nietzsche: 132 steps, ~2 s): for runs of many
+    /// minutes a slower decay (0.99) keeps the rate from vanishing too early.
     #[arg(long)]
     lr_decay: Option<f32>,
     /// Epochs before the learning rate starts to decay.
@@ -258,7 +264,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         layers: a.layers,
         seq_len,
         batch,
-        lr: pick(a.lr, 2e-3, 1e-2),
+        lr: pick(a.lr, 8e-3, 1e-2),
         lr_decay: pick(a.lr_decay, 0.97, 1.0),
         lr_decay_after: a.lr_decay_after,
         clip: pick(a.clip, 5.0, 0.0),
