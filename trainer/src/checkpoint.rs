@@ -18,7 +18,7 @@ use crate::train::{MetricsRow, TrainConfig};
 /// First bytes of a checkpoint file.
 pub const MAGIC: [u8; 8] = *b"CLSMCKPT";
 /// Bumped whenever `Checkpoint` changes shape.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2; // 2: TrainConfig.dropout
 
 /// A training run's complete state.
 #[derive(Debug, Clone, Serialize, Deserialize)]

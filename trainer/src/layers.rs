@@ -266,6 +266,37 @@ fn cell_backward_row<F: Real>(
 }
 
 // ---------------------------------------------------------------------------
+// Dropout of the output layer's input (Zaremba et al. 2014: on the non-recurrent connection
+// only, so the carried state is never dropped)
+
+/// `out = inp × mask` element-wise; the mask holds 0 (dropped) or 1/(1-p) (kept: inverted
+/// dropout, so inference needs no scaling). out, inp, mask (N, H).
+#[inline(always)]
+pub fn dropout_forward<F: Real>(
+    mut out: ArrayViewMut2<F>,
+    inp: ArrayView2<F>,
+    mask: ArrayView2<F>,
+) {
+    ndarray::Zip::from(&mut out)
+        .and(&inp)
+        .and(&mask)
+        .for_each(|o, &x, &m| *o = x * m);
+}
+
+/// Backward of [`dropout_forward`]: `dinp += dout × mask`.
+#[inline(always)]
+pub fn dropout_backward<F: Real>(
+    mut dinp: ArrayViewMut2<F>,
+    dout: ArrayView2<F>,
+    mask: ArrayView2<F>,
+) {
+    ndarray::Zip::from(&mut dinp)
+        .and(&dout)
+        .and(&mask)
+        .for_each(|d, &g, &m| *d += g * m);
+}
+
+// ---------------------------------------------------------------------------
 // Softmax and cross-entropy (nats)
 
 /// Turns `logits` (N, V) into probabilities in place; returns Σ_r -ln p[r, targets[r]].
@@ -394,6 +425,10 @@ pub struct Workspace<F> {
     dc_next: Array2<F>,     // (B, H)
     dc_prev: Array2<F>,     // (B, H)
     w_ih_t: Array2<F>,      // (V, 4H): layer 0's w_ih transposed, then its gradient
+    dropout: bool,          // whether `mask` applies to the output's input
+    mask: Array2<F>,        // (predicted rows, H): 0 or 1/(1-p)
+    h_drop: Array2<F>,      // (predicted rows, H): the top h after dropout
+    dh_drop: Array2<F>,     // (predicted rows, H)
 }
 
 impl<F: Real> Workspace<F> {
@@ -419,6 +454,37 @@ impl<F: Real> Workspace<F> {
             dc_next: z(b, hid),
             dc_prev: z(b, hid),
             w_ih_t: z(v, 4 * hid),
+            dropout: false,
+            mask: z(0, hid),
+            h_drop: z(0, hid),
+            dh_drop: z(0, hid),
+        }
+    }
+
+    /// Dropout of the output layer's input for the next window: each element kept with
+    /// probability 1 - p (scaled by 1/(1-p)), else zeroed, drawn from `rng`. p = 0 turns it off
+    /// (evaluation never drops).
+    pub fn set_dropout(&mut self, p: f64, rng: &mut impl rand_core::Rng) {
+        self.dropout = p > 0.0;
+        if !self.dropout {
+            return;
+        }
+        let rows = self.probs.nrows();
+        if self.mask.nrows() != rows {
+            let hid = self.mask.ncols();
+            self.mask = Array2::zeros((rows, hid));
+            self.h_drop = Array2::zeros((rows, hid));
+            self.dh_drop = Array2::zeros((rows, hid));
+        }
+        let keep = F::from_f64(1.0 / (1.0 - p));
+        // The top 24 bits of a u32 against p: a uniform draw in [0, 1) without a division.
+        let threshold = (p * (1u32 << 24) as f64) as u32;
+        for m in self.mask.iter_mut() {
+            *m = if rng.next_u32() >> 8 >= threshold {
+                keep
+            } else {
+                F::zero()
+            };
         }
     }
 
@@ -483,12 +549,13 @@ pub fn forward<F: Real>(
     }
     let top = ws.h.last().expect("at least one layer");
     let out_rows = ws.out_rows(predict);
+    let mut out_in = top.slice(s![out_rows, ..]);
+    if ws.dropout {
+        dropout_forward(ws.h_drop.view_mut(), out_in, ws.mask.view());
+        out_in = ws.h_drop.view();
+    }
     bias_forward(ws.probs.view_mut(), p.b_out.view());
-    matmul_forward(
-        ws.probs.view_mut(),
-        top.slice(s![out_rows, ..]),
-        p.w_out.view(),
-    );
+    matmul_forward(ws.probs.view_mut(), out_in, p.w_out.view());
     softmax_xent_forward(ws.probs.view_mut(), targets)
 }
 
@@ -512,14 +579,26 @@ pub fn backward<F: Real>(
     bias_backward(g.b_out.view_mut(), ws.dlogits.view());
     zero(ws.dh.view_mut());
     let top = &ws.h[n_layers - 1];
-    let dh_rows = out_rows.start - b..out_rows.end - b; // dh row r is h row r + B
-    matmul_backward(
-        Some(ws.dh.slice_mut(s![dh_rows, ..])),
-        Some(g.w_out.view_mut()),
-        ws.dlogits.view(),
-        top.slice(s![out_rows, ..]),
-        p.w_out.view(),
-    );
+    let dh_rows = s![out_rows.start - b..out_rows.end - b, ..]; // dh row r is h row r + B
+    if ws.dropout {
+        zero(ws.dh_drop.view_mut());
+        matmul_backward(
+            Some(ws.dh_drop.view_mut()),
+            Some(g.w_out.view_mut()),
+            ws.dlogits.view(),
+            ws.h_drop.view(),
+            p.w_out.view(),
+        );
+        dropout_backward(ws.dh.slice_mut(dh_rows), ws.dh_drop.view(), ws.mask.view());
+    } else {
+        matmul_backward(
+            Some(ws.dh.slice_mut(dh_rows)),
+            Some(g.w_out.view_mut()),
+            ws.dlogits.view(),
+            top.slice(s![out_rows, ..]),
+            p.w_out.view(),
+        );
+    }
 
     for l in (0..n_layers).rev() {
         let (layer, dlayer) = (&p.layers[l], &mut g.layers[l]);

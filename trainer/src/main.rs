@@ -100,6 +100,10 @@ struct TrainArgs {
     /// Clip the gradient's global norm to this; 0 = off [default: 5 / 0].
     #[arg(long)]
     clip: Option<f32>,
+    /// Dropout rate of the output layer's input (the top h, never the carried state) during
+    /// training: regularizes long runs; off by default (short runs learn faster without).
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f32,
     /// Seed of initialization, order and sampling.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -247,6 +251,12 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
     }
     let batch = a.batch.unwrap_or(if keras { 128 } else { 64 });
     let seq_len = a.seq_len.unwrap_or(if keras { 60 } else { 64 });
+    if !(0.0..1.0).contains(&a.dropout) {
+        bail!(
+            "--dropout {} is out of range: use a rate in [0, 1)",
+            a.dropout
+        );
+    }
     if batch == 0 || seq_len == 0 {
         bail!("--batch and --seq-len must be at least 1");
     }
@@ -268,6 +278,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         lr_decay: pick(a.lr_decay, 0.97, 1.0),
         lr_decay_after: a.lr_decay_after,
         clip: pick(a.clip, 5.0, 0.0),
+        dropout: a.dropout,
         seed: a.seed,
         shards,
         sample_chars: a.sample_chars,

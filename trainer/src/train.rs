@@ -66,6 +66,8 @@ pub struct TrainConfig {
     pub lr_decay_after: u64,
     /// Max global gradient norm; 0 = no clipping.
     pub clip: f32,
+    /// Dropout rate of the output layer's input during training (0 = none).
+    pub dropout: f32,
     pub seed: u64,
     /// Data-parallel shards of each batch (fixed for the run, so results are reproducible).
     pub shards: usize,
@@ -84,21 +86,36 @@ impl TrainConfig {
     pub fn describe(&self) -> String {
         match self.recipe {
             Recipe::Tbptt => format!(
-                "tbptt seq={} batch={} adam lr={} decay={}@{} clip={} hidden={} layers={} seed={}",
+                "tbptt seq={} batch={} adam lr={} decay={}@{} clip={}{} hidden={} layers={} seed={}",
                 self.seq_len,
                 self.batch,
                 self.lr,
                 self.lr_decay,
                 self.lr_decay_after,
                 self.clip,
+                self.dropout_desc(),
                 self.hidden,
                 self.layers,
                 self.seed
             ),
             Recipe::Keras => format!(
-                "keras window={} step={KERAS_STEP} batch={} rmsprop lr={} hidden={} layers={} seed={}",
-                self.seq_len, self.batch, self.lr, self.hidden, self.layers, self.seed
+                "keras window={} step={KERAS_STEP} batch={} rmsprop lr={}{} hidden={} layers={} seed={}",
+                self.seq_len,
+                self.batch,
+                self.lr,
+                self.dropout_desc(),
+                self.hidden,
+                self.layers,
+                self.seed
             ),
+        }
+    }
+
+    fn dropout_desc(&self) -> String {
+        if self.dropout > 0.0 {
+            format!(" dropout={}", self.dropout)
+        } else {
+            String::new()
         }
     }
 
@@ -406,6 +423,7 @@ impl Trainer {
                 .collect();
         }
         let stream_len = train.len() / cfg.batch;
+        let step_index = self.ck.step;
         let loss: f64 = self
             .shards
             .par_iter_mut()
@@ -446,6 +464,14 @@ impl Trainer {
                     }
                 }
                 sh.grads.zero_grad();
+                // The dropout mask of this step and shard: its own stream, a function of
+                // (seed, step, shard) only, so runs and resumes repeat exactly.
+                let mask_seed =
+                    cfg.seed.rotate_left(32) ^ (step_index * n_shards as u64 + k as u64);
+                sh.ws.set_dropout(
+                    cfg.dropout as f64,
+                    &mut XorShiftRng::seed_from_u64(mask_seed),
+                );
                 let (ws, x, y) = (&mut sh.ws, &sh.x, &sh.y);
                 train_window(&mut sh.grads, params, ws, state, x, y, predict, scale)
             })

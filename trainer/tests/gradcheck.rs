@@ -1,6 +1,7 @@
 //! Finite-difference gradient check of the whole network (every parameter, f64, tiny sizes
 //! V=5, H=4, T=3), for both recipes' loss shapes and for 1 and 2 layers: the analytic
-//! gradient of `backward` must match central differences of `forward`.
+//! gradient of `backward` must match central differences of `forward`; also with dropout of
+//! the output layer's input (a fixed mask).
 
 use charlstm_trainer::layers::{Predict, State, Workspace, backward, forward};
 use charlstm_trainer::model::{Init, Params};
@@ -12,15 +13,34 @@ const H: usize = 4;
 const T: usize = 3;
 const B: usize = 2;
 
+/// A workspace with dropout at rate `dropout` (0 = off), its mask drawn from a fixed seed, so
+/// every forward of a check uses the same mask.
+fn workspace(p: &Params<f64>, predict: Predict, dropout: f64) -> Workspace<f64> {
+    let mut ws = Workspace::new(p, T, B, predict);
+    ws.set_dropout(dropout, &mut XorShiftRng::seed_from_u64(11));
+    ws
+}
+
 /// Mean loss from a fixed non-zero initial state (so the gradient through c_prev/h_prev of
 /// the first step is exercised too).
-fn loss(p: &Params<f64>, x: &[u16], y: &[u16], predict: Predict, init: &State<f64>) -> f64 {
-    let mut ws = Workspace::new(p, T, B, predict);
+fn loss(
+    p: &Params<f64>,
+    x: &[u16],
+    y: &[u16],
+    predict: Predict,
+    init: &State<f64>,
+    dropout: f64,
+) -> f64 {
+    let mut ws = workspace(p, predict, dropout);
     let mut state = init.clone();
     forward(p, &mut ws, &mut state, x, y, predict) / y.len() as f64
 }
 
 fn check(layers: usize, predict: Predict) {
+    check_with(layers, predict, 0.0);
+}
+
+fn check_with(layers: usize, predict: Predict, dropout: f64) {
     let mut rng = XorShiftRng::seed_from_u64(7 + layers as u64);
     let mut p: Params<f64> = Params::init(V, H, layers, Init::Keras, &mut rng);
     // Make the output and biases non-trivial too.
@@ -45,7 +65,7 @@ fn check(layers: usize, predict: Predict) {
 
     let mut g = p.zeros_like();
     g.zero_grad();
-    let mut ws = Workspace::new(&p, T, B, predict);
+    let mut ws = workspace(&p, predict, dropout);
     let mut state = init.clone();
     forward(&p, &mut ws, &mut state, &x, &y, predict);
     backward(&mut g, &p, &mut ws, &x, &y, predict, 1.0 / y.len() as f64);
@@ -68,15 +88,15 @@ fn check(layers: usize, predict: Predict) {
         for (i, &analytic) in grads[ti].iter().enumerate() {
             let orig = probe.tensors_mut()[ti].1[i];
             probe.tensors_mut()[ti].1[i] = orig + eps;
-            let up = loss(&probe, &x, &y, predict, &init);
+            let up = loss(&probe, &x, &y, predict, &init, dropout);
             probe.tensors_mut()[ti].1[i] = orig - eps;
-            let down = loss(&probe, &x, &y, predict, &init);
+            let down = loss(&probe, &x, &y, predict, &init, dropout);
             probe.tensors_mut()[ti].1[i] = orig;
             let numeric = (up - down) / (2.0 * eps);
             let rel = (numeric - analytic).abs() / (numeric.abs() + analytic.abs()).max(1e-8);
             assert!(
                 rel < 1e-5,
-                "{name}[{i}] ({layers} layers, {predict:?}): analytic {analytic:e}, numeric {numeric:e}, rel err {rel:e}"
+                "{name}[{i}] ({layers} layers, {predict:?}, dropout {dropout}): analytic {analytic:e}, numeric {numeric:e}, rel err {rel:e}"
             );
             checked += 1;
         }
@@ -99,4 +119,10 @@ fn gradients_match_finite_differences_two_layers_all_steps() {
 fn gradients_match_finite_differences_last_step_only() {
     check(1, Predict::Last);
     check(2, Predict::Last);
+}
+
+#[test]
+fn gradients_match_finite_differences_with_output_dropout() {
+    check_with(1, Predict::All, 0.5);
+    check_with(2, Predict::Last, 0.5);
 }
