@@ -101,7 +101,8 @@ struct TrainArgs {
     #[arg(long)]
     clip: Option<f32>,
     /// Dropout rate of the output layer's input (the top h, never the carried state) during
-    /// training: regularizes long runs; off by default (short runs learn faster without).
+    /// training, for larger models that overfit. Off by default: at H=128 on Nietzsche it did
+    /// not help (best validation in 150 s: 1.435 nats without, 1.442 at 0.1, 1.455 at 0.25).
     #[arg(long, default_value_t = 0.0)]
     dropout: f32,
     /// Seed of initialization, order and sampling.
