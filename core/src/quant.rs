@@ -143,8 +143,17 @@ impl<'a> Matrix<'a> {
                 add_row_dots(rows, scales, xq, scale, out);
             }
             (Weights::F32(w), Operand::F32(x)) => {
-                let rows = w.get(span(4)).unwrap_or_default().chunks_exact(4 * cols);
-                for (out, row) in out.iter_mut().zip(rows) {
+                // Four rows per pass: four independent sums in flight instead of one chain.
+                let w = w.get(span(4)).unwrap_or_default();
+                let mut quads = out.chunks_exact_mut(4);
+                let mut rows = w.chunks_exact(4 * cols);
+                for out in &mut quads {
+                    let four = [(); 4].map(|_| rows.next().unwrap_or_default());
+                    for (out, dot) in out.iter_mut().zip(dot4_f32(four, x)) {
+                        *out += dot;
+                    }
+                }
+                for (out, row) in quads.into_remainder().iter_mut().zip(rows) {
                     *out += dot_f32(row, x);
                 }
             }
@@ -262,6 +271,21 @@ pub fn dot_f32(w: &[u8], x: &[f32]) -> f32 {
     })
 }
 
+/// Four rows of [`dot_f32`] at once, each summed in index order (the same bits as `dot_f32`).
+#[inline]
+pub fn dot4_f32(w: [&[u8]; 4], x: &[f32]) -> [f32; 4] {
+    let mut acc = [0.0f32; 4];
+    let f = |w: &[u8]| f32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+    let [a, b, c, d] = w.map(|w| w.chunks_exact(4));
+    for ((((a, b), c), d), &x) in a.zip(b).zip(c).zip(d).zip(x) {
+        acc[0] += f(a) * x;
+        acc[1] += f(b) * x;
+        acc[2] += f(c) * x;
+        acc[3] += f(d) * x;
+    }
+    acc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +321,17 @@ mod tests {
             assert_eq!(out.to_bits(), expected.to_bits(), "row {r}");
         }
         assert_eq!(out[7], 1.0);
+    }
+
+    #[test]
+    fn four_row_float_kernel_equals_the_one_row_one() {
+        let w: [u8; 160] =
+            core::array::from_fn(|i| (((i / 4) as f32 * 0.37 - 3.0).to_le_bytes())[i % 4]);
+        let x: [f32; 10] = core::array::from_fn(|i| i as f32 * 0.1 - 0.45);
+        let rows: [&[u8]; 4] = [&w[0..40], &w[40..80], &w[80..120], &w[120..160]];
+        for (row, dot) in rows.iter().zip(dot4_f32(rows, &x)) {
+            assert_eq!(dot.to_bits(), dot_f32(row, &x).to_bits());
+        }
     }
 
     #[test]
