@@ -18,7 +18,7 @@ use crate::train::{MetricsRow, TrainConfig};
 /// First bytes of a checkpoint file.
 pub const MAGIC: [u8; 8] = *b"CLSMCKPT";
 /// Bumped whenever `Checkpoint` changes shape.
-pub const VERSION: u32 = 2; // 2: TrainConfig.dropout
+pub const VERSION: u32 = 3; // 2: TrainConfig.dropout; 3: Checkpoint.ema, TrainConfig.ema
 
 /// A training run's complete state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,6 +30,8 @@ pub struct Checkpoint {
     pub corpus_name: String,
     pub corpus_chars: u64,
     pub params: Params<f32>,
+    /// The exponential moving average of `params` (with `TrainConfig::ema` > 0).
+    pub ema: Option<Params<f32>>,
     pub optimizer: Optimizer,
     /// The run's RNG (shuffling), as it is after `step` updates.
     pub rng: XorShiftRng,
@@ -54,6 +56,11 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
+    /// The weights to evaluate, sample and export: the moving average if the run keeps one.
+    pub fn model_params(&self) -> &Params<f32> {
+        self.ema.as_ref().unwrap_or(&self.params)
+    }
+
     /// Serialized with a magic and version in front.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut out = MAGIC.to_vec();

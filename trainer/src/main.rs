@@ -105,6 +105,12 @@ struct TrainArgs {
     /// not help (best validation in 150 s: 1.435 nats without, 1.442 at 0.1, 1.455 at 0.25).
     #[arg(long, default_value_t = 0.0)]
     dropout: f32,
+    /// Keep an exponential moving average of the weights with this decay per step (Polyak
+    /// averaging) and validate, sample and export it instead of the raw weights; 0 = off
+    /// [default: 0.999 / 0]. Measured on Nietzsche (H=128, the other tbptt defaults), best
+    /// validation loss: 1.435 nats without (epoch 65), 1.419 with 0.999 (epoch 46).
+    #[arg(long)]
+    ema: Option<f32>,
     /// Seed of initialization, order and sampling.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -258,6 +264,10 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             a.dropout
         );
     }
+    let ema = pick(a.ema, 0.999, 0.0);
+    if !(0.0..1.0).contains(&ema) {
+        bail!("--ema {ema} is out of range: use a decay in [0, 1)");
+    }
     if batch == 0 || seq_len == 0 {
         bail!("--batch and --seq-len must be at least 1");
     }
@@ -280,6 +290,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         lr_decay_after: a.lr_decay_after,
         clip: pick(a.clip, 5.0, 0.0),
         dropout: a.dropout,
+        ema,
         seed: a.seed,
         shards,
         sample_chars: a.sample_chars,
@@ -329,7 +340,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         let vf = a.val_fraction.unwrap_or(ck.config.val_fraction);
         let corpus =
             corpus::load_with_vocab(&a.corpus, Vocab::from_string(&ck.vocab), ck.lowercase, vf)?;
-        let val = eval::val_loss_float(&ck.params, &corpus.val)?;
+        let val = eval::val_loss_float(ck.model_params(), &corpus.val)?;
         serde_json::json!({
             "model": "checkpoint",
             "val_loss_nats": val.nats,
@@ -391,16 +402,19 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
         ck.config.val_fraction,
     )
     .with_context(|| "the validation figures need the training corpus (pass it with --corpus)")?;
-    let report =
-        export::quantize_and_evaluate(&ck.params, &ck.vocab, ck.lowercase, &corpus.val, |f, q| {
-            BlobMeta {
-                recipe: ck.config.describe(),
-                corpus_name: ck.corpus_name.clone(),
-                corpus_chars: ck.corpus_chars,
-                val_bpc_float: f as f32,
-                val_bpc_quant: q as f32,
-            }
-        })?;
+    let report = export::quantize_and_evaluate(
+        ck.model_params(),
+        &ck.vocab,
+        ck.lowercase,
+        &corpus.val,
+        |f, q| BlobMeta {
+            recipe: ck.config.describe(),
+            corpus_name: ck.corpus_name.clone(),
+            corpus_chars: ck.corpus_chars,
+            val_bpc_float: f as f32,
+            val_bpc_quant: q as f32,
+        },
+    )?;
     charlstm_trainer::checkpoint::write_atomic(&a.out, &report.blob)?;
     println!("{:<14} {:>12} {:>12}", "tensor", "max |err|", "mean |err|");
     for e in &report.errors {
@@ -430,7 +444,7 @@ fn cmd_sample(a: SampleArgs) -> Result<()> {
             val_bpc_float: f32::NAN,
             val_bpc_quant: f32::NAN,
         };
-        let w = ck.params.to_float_weights(&ck.vocab, ck.lowercase);
+        let w = ck.model_params().to_float_weights(&ck.vocab, ck.lowercase);
         (
             export::to_blob(&w, &meta, Quant::F32),
             ck.prime.clone(),

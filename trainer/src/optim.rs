@@ -1,5 +1,6 @@
 //! Optimizers: Adam (char-rnn-style TBPTT recipe) and RMSprop as Keras 3 implements it
-//! (rho 0.9, eps 1e-7 inside the square root), plus gradient clipping by global norm.
+//! (rho 0.9, eps 1e-7 inside the square root), plus gradient clipping by global norm
+//! and an exponential moving average of the weights.
 //! The state is serializable so a checkpoint resumes exactly.
 
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,15 @@ impl Optimizer {
     }
 }
 
+/// Polyak averaging: `avg = decay avg + (1 - decay) p`, element by element.
+pub fn ema_update(avg: &mut Params<f32>, p: &mut Params<f32>, decay: f32) {
+    for ((_, a), (_, p)) in avg.tensors_mut().into_iter().zip(p.tensors_mut()) {
+        for (a, &p) in a.iter_mut().zip(p.iter()) {
+            *a = decay * *a + (1.0 - decay) * p;
+        }
+    }
+}
+
 /// Scales `g` so its global L2 norm is at most `max_norm` (0 = off); returns the norm before.
 pub fn clip_global_norm(g: &mut Params<f32>, max_norm: f32) -> f64 {
     let norm = g.norm();
@@ -86,4 +96,25 @@ pub fn clip_global_norm(g: &mut Params<f32>, max_norm: f32) -> f64 {
         }
     }
     norm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ema_moves_a_quarter_of_the_way_at_decay_three_quarters() {
+        let mut avg = Params::<f32>::zeros(3, 2, 1);
+        let mut p = avg.zeros_like();
+        for (_, t) in p.tensors_mut() {
+            t.iter_mut().for_each(|x| *x = 2.0);
+        }
+        ema_update(&mut avg, &mut p, 0.75);
+        ema_update(&mut avg, &mut p, 0.75);
+        for (name, t) in avg.tensors_mut() {
+            // 2 (1 - 0.75²) = 0.875
+            assert!(t.iter().all(|&x| (x - 0.875).abs() < 1e-6), "{name}");
+            assert!(!t.is_empty(), "{name}");
+        }
+    }
 }

@@ -30,7 +30,7 @@ use crate::corpus::{Corpus, Tok};
 use crate::export::{self, BlobMeta};
 use crate::layers::{Predict, State, Workspace, train_window};
 use crate::model::{Init, Params, uniform01};
-use crate::optim::{Optimizer, clip_global_norm};
+use crate::optim::{Optimizer, clip_global_norm, ema_update};
 use crate::{eval, plot};
 
 /// The training recipe.
@@ -68,6 +68,9 @@ pub struct TrainConfig {
     pub clip: f32,
     /// Dropout rate of the output layer's input during training (0 = none).
     pub dropout: f32,
+    /// Decay of the exponential moving average of the weights (bias-corrected), updated after
+    /// every step and used for validation, samples and export (0 = off: the raw weights).
+    pub ema: f32,
     pub seed: u64,
     /// Data-parallel shards of each batch (fixed for the run, so results are reproducible).
     pub shards: usize,
@@ -86,7 +89,7 @@ impl TrainConfig {
     pub fn describe(&self) -> String {
         match self.recipe {
             Recipe::Tbptt => format!(
-                "tbptt seq={} batch={} adam lr={} decay={}@{} clip={}{} hidden={} layers={} seed={}",
+                "tbptt seq={} batch={} adam lr={} decay={}@{} clip={}{}{} hidden={} layers={} seed={}",
                 self.seq_len,
                 self.batch,
                 self.lr,
@@ -94,6 +97,11 @@ impl TrainConfig {
                 self.lr_decay_after,
                 self.clip,
                 self.dropout_desc(),
+                if self.ema > 0.0 {
+                    format!(" ema={}", self.ema)
+                } else {
+                    String::new()
+                },
                 self.hidden,
                 self.layers,
                 self.seed
@@ -274,6 +282,7 @@ impl Trainer {
             lowercase: corpus.lowercase,
             corpus_name: corpus.name.clone(),
             corpus_chars: corpus.chars() as u64,
+            ema: (cfg.ema > 0.0).then(|| params.clone()),
             params,
             optimizer,
             rng,
@@ -503,12 +512,21 @@ impl Trainer {
         self.ck
             .optimizer
             .step(&mut self.ck.params, &mut self.grads, lr);
+        if let Some(avg) = &mut self.ck.ema {
+            // Bias-corrected as Adam's moments are: after t updates the average weighs the
+            // weights of step i by (1-d) d^(t-i) / (1-d^t), so the initial weights count for
+            // nothing (a short run is not pulled back toward its random start).
+            let t = (self.ck.step + 1).min(i32::MAX as u64) as i32;
+            let d = cfg.ema as f64;
+            let decay = 1.0 - (1.0 - d) / (1.0 - d.powi(t));
+            ema_update(avg, &mut self.ck.params, decay as f32);
+        }
         Ok(loss)
     }
 
     /// Validation, samples, metrics.csv, samples.txt, loss.png and the checkpoint.
     fn end_of_epoch(&mut self, mut row: MetricsRow, verbose: bool) -> Result<()> {
-        let val = eval::val_loss_float(&self.ck.params, &self.corpus.val)?;
+        let val = eval::val_loss_float(self.ck.model_params(), &self.corpus.val)?;
         row.val_loss = val.nats;
         row.val_bpc = val.bpc();
         let float_blob = self.float_blob()?;
@@ -562,7 +580,7 @@ impl Trainer {
         Ok(export::to_blob(
             &self
                 .ck
-                .params
+                .model_params()
                 .to_float_weights(&self.ck.vocab, self.ck.lowercase),
             &self.blob_meta(f64::NAN, f64::NAN),
             charlstm_core::Quant::F32,
@@ -582,7 +600,7 @@ impl Trainer {
     /// Quantizes the current weights and writes `model.blob` in the output directory.
     fn export_blob(&self, verbose: bool) -> Result<()> {
         let report = export::quantize_and_evaluate(
-            &self.ck.params,
+            self.ck.model_params(),
             &self.ck.vocab,
             self.ck.lowercase,
             &self.corpus.val,

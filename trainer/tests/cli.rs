@@ -183,33 +183,50 @@ fn two_epochs_straight_equal_one_plus_resume_plus_one() {
     let dir = tempfile::tempdir().unwrap();
     let corpus = pattern_corpus(dir.path(), 6_000);
     let c = corpus.to_str().unwrap();
-    // The dropout masks too must come back the same after a resume.
-    for (name, recipe, dropout) in [
-        ("tbptt", "tbptt", "0"),
-        ("keras", "keras", "0"),
-        ("tbptt-dropout", "tbptt", "0.3"),
+    let strip = |dir: &str| -> Vec<String> {
+        let csv = std::fs::read_to_string(Path::new(dir).join("metrics.csv")).unwrap();
+        // Drop the timing columns chars_per_s and elapsed_s.
+        csv.lines()
+            .map(|l| l.split(',').take(6).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    // The dropout masks and the weight average (on by default for tbptt) too must come back
+    // the same after a resume.
+    for (name, recipe, extra) in [
+        ("tbptt", "tbptt", &[][..]),
+        ("tbptt-raw", "tbptt", &["--ema", "0"]),
+        ("keras", "keras", &[]),
+        ("tbptt-dropout", "tbptt", &["--dropout", "0.3"]),
     ] {
         let (a, b) = (
             dir.path().join(format!("a-{name}")),
             dir.path().join(format!("b-{name}")),
         );
         let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
-        let args = |epochs| ["--epochs", epochs, "--recipe", recipe, "--dropout", dropout];
+        let args = |epochs| {
+            let mut v = vec!["--epochs", epochs, "--recipe", recipe];
+            v.extend_from_slice(extra);
+            v
+        };
         ok(&train_args(c, a, &args("2")));
         ok(&train_args(c, b, &args("1")));
         ok(&["train", "--resume", b, "--epochs", "2", "--quiet"]);
-        let strip = |dir: &str| -> Vec<String> {
-            let csv = std::fs::read_to_string(Path::new(dir).join("metrics.csv")).unwrap();
-            // Drop the timing columns chars_per_s and elapsed_s.
-            csv.lines()
-                .map(|l| l.split(',').take(6).collect::<Vec<_>>().join(","))
-                .collect()
-        };
         assert_eq!(strip(a), strip(b), "{name}");
         assert_eq!(strip(a).len(), 3);
         let blob = |d: &str| std::fs::read(Path::new(d).join("model.blob")).unwrap();
         assert_eq!(blob(a), blob(b), "{name}: the final weights differ");
     }
+    let plain = strip(&p(&dir, "a-tbptt-raw"));
+    // The average trains the same weights (same training loss) but validates others.
+    let averaged = strip(&p(&dir, "a-tbptt"));
+    let cols = |l: &str| l.split(',').map(String::from).collect::<Vec<_>>();
+    let (plain1, averaged1) = (cols(&plain[1]), cols(&averaged[1]));
+    assert_eq!(plain1[2], averaged1[2]);
+    assert_ne!(plain1[3], averaged1[3]);
+}
+
+fn p(dir: &tempfile::TempDir, name: &str) -> String {
+    dir.path().join(name).to_str().unwrap().to_string()
 }
 
 #[test]
