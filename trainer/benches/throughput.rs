@@ -124,6 +124,7 @@ fn train_step(recipe: Recipe, shards: usize) -> f64 {
         lr_decay_after: 10,
         clip: 5.0,
         dropout: 0.0,
+        weight_drop: 0.0,
         ema: 0.0,
         seed: 1,
         shards,

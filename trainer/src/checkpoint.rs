@@ -18,7 +18,8 @@ use crate::train::{MetricsRow, TrainConfig};
 /// First bytes of a checkpoint file.
 pub const MAGIC: [u8; 8] = *b"CLSMCKPT";
 /// Bumped whenever `Checkpoint` changes shape.
-pub const VERSION: u32 = 3; // 2: TrainConfig.dropout; 3: Checkpoint.ema, TrainConfig.ema
+pub const VERSION: u32 = 4; // 2: TrainConfig.dropout; 3: Checkpoint.ema, TrainConfig.ema;
+// 4: TrainConfig.weight_drop, Checkpoint.best
 
 /// A training run's complete state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,6 +33,9 @@ pub struct Checkpoint {
     pub params: Params<f32>,
     /// The exponential moving average of `params` (with `TrainConfig::ema` > 0).
     pub ema: Option<Params<f32>>,
+    /// The validated weights with the lowest validation loss so far (none before the first
+    /// validation).
+    pub best: Option<Best>,
     pub optimizer: Optimizer,
     /// The run's RNG (shuffling), as it is after `step` updates.
     pub rng: XorShiftRng,
@@ -55,10 +59,40 @@ pub struct Checkpoint {
     pub metrics: Vec<MetricsRow>,
 }
 
+/// The best weights of a run and when they were validated.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Best {
+    /// The epoch whose validation they had (1-based, as in metrics.csv).
+    pub epoch: u64,
+    pub val_loss: f64,
+    pub params: Params<f32>,
+}
+
 impl Checkpoint {
-    /// The weights to evaluate, sample and export: the moving average if the run keeps one.
-    pub fn model_params(&self) -> &Params<f32> {
+    /// The weights as they are now, the ones training validates: the moving average if the run
+    /// keeps one, else the raw weights.
+    pub fn latest_params(&self) -> &Params<f32> {
         self.ema.as_ref().unwrap_or(&self.params)
+    }
+
+    /// The checkpoint's model, what `eval`, `export`, `sample` and the final model.blob use: the
+    /// weights with the best validation loss so far (on a small corpus a long run ends past its
+    /// best), or the latest ones before any validation.
+    pub fn model_params(&self) -> &Params<f32> {
+        self.best
+            .as_ref()
+            .map_or_else(|| self.latest_params(), |b| &b.params)
+    }
+
+    /// Keeps the latest weights as the best if `val_loss` (theirs) beats the best so far.
+    pub fn record_validation(&mut self, epoch: u64, val_loss: f64) {
+        if self.best.as_ref().is_none_or(|b| val_loss < b.val_loss) {
+            self.best = Some(Best {
+                epoch,
+                val_loss,
+                params: self.latest_params().clone(),
+            });
+        }
     }
 
     /// Serialized with a magic and version in front.

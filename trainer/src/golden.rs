@@ -73,6 +73,7 @@ pub fn write(dir: &Path) -> Result<()> {
         lr_decay_after: 0,
         clip: 5.0,
         dropout: 0.0,
+        weight_drop: 0.0,
         ema: 0.0,
         seed: 3,
         shards: 1,

@@ -266,8 +266,9 @@ fn cell_backward_row<F: Real>(
 }
 
 // ---------------------------------------------------------------------------
-// Dropout of the output layer's input (Zaremba et al. 2014: on the non-recurrent connection
-// only, so the carried state is never dropped)
+// Dropout: of the output layer's input (Zaremba et al. 2014: on the non-recurrent connection
+// only, so the carried state is never dropped), and of the recurrent weights (DropConnect, the
+// same element-wise product on w_hh; see `Workspace::set_weight_drop`)
 
 /// `out = inp × mask` element-wise; the mask holds 0 (dropped) or 1/(1-p) (kept: inverted
 /// dropout, so inference needs no scaling). out, inp, mask (N, H).
@@ -413,22 +414,26 @@ impl<F: Real> State<F> {
 pub struct Workspace<F> {
     t: usize,
     b: usize,
-    gates: Vec<Array2<F>>,  // per layer (T·B, 4H): activated i | f | g | o
-    c: Vec<Array2<F>>,      // per layer ((T+1)·B, H): rows 0..B hold the initial state
-    h: Vec<Array2<F>>,      // per layer ((T+1)·B, H)
-    tanh_c: Vec<Array2<F>>, // per layer (T·B, H)
-    probs: Array2<F>,       // (predicted rows, V)
-    dlogits: Array2<F>,     // (predicted rows, V)
-    dgates: Array2<F>,      // (T·B, 4H)
-    dh: Array2<F>,          // (T·B, H): gradient reaching h_1..h_T of the current layer
-    dh_below: Array2<F>,    // (T·B, H)
-    dc_next: Array2<F>,     // (B, H)
-    dc_prev: Array2<F>,     // (B, H)
-    w_ih_t: Array2<F>,      // (V, 4H): layer 0's w_ih transposed, then its gradient
-    dropout: bool,          // whether `mask` applies to the output's input
-    mask: Array2<F>,        // (predicted rows, H): 0 or 1/(1-p)
-    h_drop: Array2<F>,      // (predicted rows, H): the top h after dropout
-    dh_drop: Array2<F>,     // (predicted rows, H)
+    gates: Vec<Array2<F>>,     // per layer (T·B, 4H): activated i | f | g | o
+    c: Vec<Array2<F>>,         // per layer ((T+1)·B, H): rows 0..B hold the initial state
+    h: Vec<Array2<F>>,         // per layer ((T+1)·B, H)
+    tanh_c: Vec<Array2<F>>,    // per layer (T·B, H)
+    probs: Array2<F>,          // (predicted rows, V)
+    dlogits: Array2<F>,        // (predicted rows, V)
+    dgates: Array2<F>,         // (T·B, 4H)
+    dh: Array2<F>,             // (T·B, H): gradient reaching h_1..h_T of the current layer
+    dh_below: Array2<F>,       // (T·B, H)
+    dc_next: Array2<F>,        // (B, H)
+    dc_prev: Array2<F>,        // (B, H)
+    w_ih_t: Array2<F>,         // (V, 4H): layer 0's w_ih transposed, then its gradient
+    dropout: bool,             // whether `mask` applies to the output's input
+    mask: Array2<F>,           // (predicted rows, H): 0 or 1/(1-p)
+    h_drop: Array2<F>,         // (predicted rows, H): the top h after dropout
+    dh_drop: Array2<F>,        // (predicted rows, H)
+    weight_drop: bool,         // whether `w_hh_mask` applies to the recurrent weights
+    w_hh_mask: Vec<Array2<F>>, // per layer (4H, H): 0 or 1/(1-p)
+    w_hh_drop: Vec<Array2<F>>, // per layer (4H, H): w_hh after the mask
+    dw_hh_drop: Array2<F>,     // (4H, H): the gradient of the masked w_hh
 }
 
 impl<F: Real> Workspace<F> {
@@ -458,6 +463,32 @@ impl<F: Real> Workspace<F> {
             mask: z(0, hid),
             h_drop: z(0, hid),
             dh_drop: z(0, hid),
+            weight_drop: false,
+            w_hh_mask: Vec::new(),
+            w_hh_drop: Vec::new(),
+            dw_hh_drop: z(0, hid),
+        }
+    }
+
+    /// DropConnect of the recurrent weights for the next window (the weight drop of Merity et
+    /// al.'s AWD-LSTM): each element of every layer's w_hh kept with probability 1 - p (scaled
+    /// by 1/(1-p)), else zeroed, one mask for all steps and streams of the window, drawn from
+    /// `rng`. It regularizes the recurrence without touching the carried state, and a device
+    /// runs the plain weights. p = 0 turns it off.
+    pub fn set_weight_drop(&mut self, p: f64, rng: &mut impl rand_core::Rng) {
+        self.weight_drop = p > 0.0;
+        if !self.weight_drop {
+            return;
+        }
+        let (rows, hid) = (4 * self.dc_next.ncols(), self.dc_next.ncols());
+        let layers = self.gates.len();
+        if self.w_hh_mask.len() != layers {
+            self.w_hh_mask = vec![Array2::zeros((rows, hid)); layers];
+            self.w_hh_drop = vec![Array2::zeros((rows, hid)); layers];
+            self.dw_hh_drop = Array2::zeros((rows, hid));
+        }
+        for mask in &mut self.w_hh_mask {
+            fill_mask(mask.view_mut(), p, rng);
         }
     }
 
@@ -476,16 +507,7 @@ impl<F: Real> Workspace<F> {
             self.h_drop = Array2::zeros((rows, hid));
             self.dh_drop = Array2::zeros((rows, hid));
         }
-        let keep = F::from_f64(1.0 / (1.0 - p));
-        // The top 24 bits of a u32 against p: a uniform draw in [0, 1) without a division.
-        let threshold = (p * (1u32 << 24) as f64) as u32;
-        for m in self.mask.iter_mut() {
-            *m = if rng.next_u32() >> 8 >= threshold {
-                keep
-            } else {
-                F::zero()
-            };
-        }
+        fill_mask(self.mask.view_mut(), p, rng);
     }
 
     /// The probabilities of the last [`forward`], one row per prediction.
@@ -499,6 +521,20 @@ impl<F: Real> Workspace<F> {
             Predict::All => self.b..(self.t + 1) * self.b,
             Predict::Last => self.t * self.b..(self.t + 1) * self.b,
         }
+    }
+}
+
+/// Fills an inverted-dropout mask: each element 1/(1-p) with probability 1 - p, else 0.
+fn fill_mask<F: Real>(mut mask: ArrayViewMut2<F>, p: f64, rng: &mut impl rand_core::Rng) {
+    let keep = F::from_f64(1.0 / (1.0 - p));
+    // The top 24 bits of a u32 against p: a uniform draw in [0, 1) without a division.
+    let threshold = (p * (1u32 << 24) as f64) as u32;
+    for m in mask.iter_mut() {
+        *m = if rng.next_u32() >> 8 >= threshold {
+            keep
+        } else {
+            F::zero()
+        };
     }
 }
 
@@ -521,6 +557,13 @@ pub fn forward<F: Real>(
         let gates = &mut ws.gates[l];
         h.slice_mut(s![..b, ..]).assign(&state.h[l]);
         c.slice_mut(s![..b, ..]).assign(&state.c[l]);
+        let w_hh = if ws.weight_drop {
+            let w = &mut ws.w_hh_drop[l];
+            dropout_forward(w.view_mut(), layer.w_hh.view(), ws.w_hh_mask[l].view());
+            w.view()
+        } else {
+            layer.w_hh.view()
+        };
         // The input and bias parts for all steps at once.
         bias_forward(gates.view_mut(), layer.b.view());
         match below.last() {
@@ -535,7 +578,7 @@ pub fn forward<F: Real>(
             let (h_prev, h_next) = h.view_mut().split_at(Axis(0), (t + 1) * b);
             let (c_prev, c_next) = c.view_mut().split_at(Axis(0), (t + 1) * b);
             let mut g = gates.slice_mut(rows);
-            matmul_forward(g.view_mut(), h_prev.slice(rows), layer.w_hh.view());
+            matmul_forward(g.view_mut(), h_prev.slice(rows), w_hh);
             lstm_cell_forward(
                 g,
                 c_prev.slice(rows),
@@ -602,6 +645,10 @@ pub fn backward<F: Real>(
 
     for l in (0..n_layers).rev() {
         let (layer, dlayer) = (&p.layers[l], &mut g.layers[l]);
+        let w_hh = match ws.weight_drop {
+            true => ws.w_hh_drop[l].view(),
+            false => layer.w_hh.view(),
+        };
         zero(ws.dc_next.view_mut());
         for t in (0..t_len).rev() {
             let rows = s![t * b..(t + 1) * b, ..];
@@ -626,19 +673,35 @@ pub fn backward<F: Real>(
                     None,
                     ws.dgates.slice(rows),
                     ws.h[l].slice(rows),
-                    layer.w_hh.view(),
+                    w_hh,
                 );
             }
         }
         // The parameter gradients of all steps at once.
         let h_prev = ws.h[l].slice(s![..t_len * b, ..]);
-        matmul_backward(
-            None,
-            Some(dlayer.w_hh.view_mut()),
-            ws.dgates.view(),
-            h_prev,
-            layer.w_hh.view(),
-        );
+        if ws.weight_drop {
+            zero(ws.dw_hh_drop.view_mut());
+            matmul_backward(
+                None,
+                Some(ws.dw_hh_drop.view_mut()),
+                ws.dgates.view(),
+                h_prev,
+                w_hh,
+            );
+            dropout_backward(
+                dlayer.w_hh.view_mut(),
+                ws.dw_hh_drop.view(),
+                ws.w_hh_mask[l].view(),
+            );
+        } else {
+            matmul_backward(
+                None,
+                Some(dlayer.w_hh.view_mut()),
+                ws.dgates.view(),
+                h_prev,
+                w_hh,
+            );
+        }
         if l == 0 {
             zero(ws.w_ih_t.view_mut()); // reused as dw_ih transposed
             embed_backward(ws.w_ih_t.view_mut(), ws.dgates.view(), inputs);

@@ -29,7 +29,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Train on a corpus; writes checkpoint.bin, model.blob, metrics.csv, loss.png, samples.txt.
+    /// Train on a corpus; writes checkpoint.bin, model.blob (the best validation's weights),
+    /// metrics.csv, loss.png, samples.txt.
     Train(TrainArgs),
     /// Validation loss (nats/char and bits/char) of a checkpoint (float) or a blob (core's path).
     Eval(EvalArgs),
@@ -105,6 +106,10 @@ struct TrainArgs {
     /// not help (best validation in 150 s: 1.435 nats without, 1.442 at 0.1, 1.455 at 0.25).
     #[arg(long, default_value_t = 0.0)]
     dropout: f32,
+    /// DropConnect rate of the recurrent weights w_hh during training (AWD-LSTM's weight drop:
+    /// one mask per step and shard, for every time step; the device runs the plain weights).
+    #[arg(long, default_value_t = 0.0)]
+    weight_drop: f32,
     /// Keep an exponential moving average of the weights with this decay per step (Polyak
     /// averaging) and validate, sample and export it instead of the raw weights; 0 = off
     /// [default: 0.999 / 0]. Measured on Nietzsche (H=128, the other tbptt defaults), best
@@ -146,7 +151,7 @@ struct EvalArgs {
     /// The corpus the model was trained on (its last --val-fraction is evaluated).
     #[arg(long)]
     corpus: PathBuf,
-    /// A checkpoint.bin: the float model (ndarray forward).
+    /// A checkpoint.bin: its float model, the best validation's weights (ndarray forward).
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// A blob: charlstm-core's path, what the device computes.
@@ -162,7 +167,7 @@ struct EvalArgs {
 
 #[derive(Args, Debug)]
 struct ExportArgs {
-    /// The checkpoint.bin to quantize.
+    /// The checkpoint.bin to quantize (its best validation's weights).
     #[arg(long)]
     checkpoint: PathBuf,
     /// Where to write the blob.
@@ -176,7 +181,8 @@ struct ExportArgs {
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("model").required(true).args(["checkpoint", "blob"])))]
 struct SampleArgs {
-    /// A checkpoint.bin (sampled through a float blob in charlstm-core).
+    /// A checkpoint.bin: its best validation's weights, sampled through a float blob in
+    /// charlstm-core.
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// A blob.
@@ -266,6 +272,12 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             a.dropout
         );
     }
+    if !(0.0..1.0).contains(&a.weight_drop) {
+        bail!(
+            "--weight-drop {} is out of range: use a rate in [0, 1)",
+            a.weight_drop
+        );
+    }
     let ema = pick(a.ema, 0.999, 0.0);
     if !(0.0..1.0).contains(&ema) {
         bail!("--ema {ema} is out of range: use a decay in [0, 1)");
@@ -292,6 +304,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         lr_decay_after: a.lr_decay_after,
         clip: pick(a.clip, 5.0, 0.0),
         dropout: a.dropout,
+        weight_drop: a.weight_drop,
         ema,
         seed: a.seed,
         shards,
@@ -352,6 +365,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
             "hidden": ck.params.hidden(),
             "layers": ck.params.layers.len(),
             "step": ck.step,
+            "epoch": ck.best.as_ref().map(|b| b.epoch),
         })
     } else {
         let path = a

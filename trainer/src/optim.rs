@@ -86,6 +86,16 @@ pub fn ema_update(avg: &mut Params<f32>, p: &mut Params<f32>, decay: f32) {
     }
 }
 
+/// The decay of the weight average at update `t` (0-based): `min(d, (1 + t) / (10 + t))`, the
+/// warm-up of TensorFlow's `ExponentialMovingAverage(num_updates)`. Early on the average spans
+/// about the last tenth of the run (0.1 at the first update, 0.9 at the 80th), so a short run's
+/// average forgets its untrained first steps; a plain bias-corrected average would weigh every
+/// step alike until `t` nears `1 / (1 - d)`.
+pub fn ema_decay(d: f32, t: u64) -> f32 {
+    let t = t as f64;
+    (d as f64).min((1.0 + t) / (10.0 + t)) as f32
+}
+
 /// Scales `g` so its global L2 norm is at most `max_norm` (0 = off); returns the norm before.
 pub fn clip_global_norm(g: &mut Params<f32>, max_norm: f32) -> f64 {
     let norm = g.norm();
@@ -101,6 +111,23 @@ pub fn clip_global_norm(g: &mut Params<f32>, max_norm: f32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ema_decay_warms_up_to_its_limit() {
+        assert!((ema_decay(0.999, 0) - 0.1).abs() < 1e-7);
+        assert!((ema_decay(0.999, 80) - 0.9).abs() < 1e-7);
+        // The limit is reached once (1 + t) / (10 + t) passes it: t = 8,990 for 0.999.
+        assert!(ema_decay(0.999, 8_980) < 0.999);
+        assert_eq!(ema_decay(0.999, 9_000), 0.999);
+        assert_eq!(ema_decay(0.5, 0), 0.1);
+        assert_eq!(ema_decay(0.5, 100), 0.5);
+        let mut last = 0.0;
+        for t in 0..20_000 {
+            let d = ema_decay(0.999, t);
+            assert!(d >= last && d <= 0.999, "t {t}: {d}");
+            last = d;
+        }
+    }
 
     #[test]
     fn ema_moves_a_quarter_of_the_way_at_decay_three_quarters() {

@@ -30,7 +30,7 @@ use crate::corpus::{Corpus, Tok};
 use crate::export::{self, BlobMeta};
 use crate::layers::{Predict, State, Workspace, train_window};
 use crate::model::{Init, Params, uniform01};
-use crate::optim::{Optimizer, clip_global_norm, ema_update};
+use crate::optim::{Optimizer, clip_global_norm, ema_decay, ema_update};
 use crate::{eval, plot};
 
 /// The training recipe.
@@ -68,6 +68,8 @@ pub struct TrainConfig {
     pub clip: f32,
     /// Dropout rate of the output layer's input during training (0 = none).
     pub dropout: f32,
+    /// DropConnect rate of the recurrent weights w_hh during training (0 = none).
+    pub weight_drop: f32,
     /// Decay of the exponential moving average of the weights (bias-corrected), updated after
     /// every step and used for validation, samples and export (0 = off: the raw weights).
     pub ema: f32,
@@ -120,11 +122,14 @@ impl TrainConfig {
     }
 
     fn dropout_desc(&self) -> String {
+        let mut s = String::new();
         if self.dropout > 0.0 {
-            format!(" dropout={}", self.dropout)
-        } else {
-            String::new()
+            s += &format!(" dropout={}", self.dropout);
         }
+        if self.weight_drop > 0.0 {
+            s += &format!(" weight-drop={}", self.weight_drop);
+        }
+        s
     }
 
     fn predict(&self) -> Predict {
@@ -283,6 +288,7 @@ impl Trainer {
             corpus_name: corpus.name.clone(),
             corpus_chars: corpus.chars() as u64,
             ema: (cfg.ema > 0.0).then(|| params.clone()),
+            best: None,
             params,
             optimizer,
             rng,
@@ -473,14 +479,13 @@ impl Trainer {
                     }
                 }
                 sh.grads.zero_grad();
-                // The dropout mask of this step and shard: its own stream, a function of
+                // The dropout masks of this step and shard: their own stream, a function of
                 // (seed, step, shard) only, so runs and resumes repeat exactly.
                 let mask_seed =
                     cfg.seed.rotate_left(32) ^ (step_index * n_shards as u64 + k as u64);
-                sh.ws.set_dropout(
-                    cfg.dropout as f64,
-                    &mut XorShiftRng::seed_from_u64(mask_seed),
-                );
+                let mut mask_rng = XorShiftRng::seed_from_u64(mask_seed);
+                sh.ws.set_dropout(cfg.dropout as f64, &mut mask_rng);
+                sh.ws.set_weight_drop(cfg.weight_drop as f64, &mut mask_rng);
                 let (ws, x, y) = (&mut sh.ws, &sh.x, &sh.y);
                 train_window(&mut sh.grads, params, ws, state, x, y, predict, scale)
             })
@@ -513,22 +518,18 @@ impl Trainer {
             .optimizer
             .step(&mut self.ck.params, &mut self.grads, lr);
         if let Some(avg) = &mut self.ck.ema {
-            // Bias-corrected as Adam's moments are: after t updates the average weighs the
-            // weights of step i by (1-d) d^(t-i) / (1-d^t), so the initial weights count for
-            // nothing (a short run is not pulled back toward its random start).
-            let t = (self.ck.step + 1).min(i32::MAX as u64) as i32;
-            let d = cfg.ema as f64;
-            let decay = 1.0 - (1.0 - d) / (1.0 - d.powi(t));
-            ema_update(avg, &mut self.ck.params, decay as f32);
+            let decay = ema_decay(cfg.ema, self.ck.step);
+            ema_update(avg, &mut self.ck.params, decay);
         }
         Ok(loss)
     }
 
     /// Validation, samples, metrics.csv, samples.txt, loss.png and the checkpoint.
     fn end_of_epoch(&mut self, mut row: MetricsRow, verbose: bool) -> Result<()> {
-        let val = eval::val_loss_float(self.ck.model_params(), &self.corpus.val)?;
+        let val = eval::val_loss_float(self.ck.latest_params(), &self.corpus.val)?;
         row.val_loss = val.nats;
         row.val_bpc = val.bpc();
+        self.ck.record_validation(row.epoch, val.nats);
         let float_blob = self.float_blob()?;
         let model = eval::HostModel::from_bytes(&float_blob)
             .map_err(|e| anyhow::anyhow!("the float model does not load in charlstm-core: {e}"))?;
@@ -580,7 +581,7 @@ impl Trainer {
         Ok(export::to_blob(
             &self
                 .ck
-                .model_params()
+                .latest_params()
                 .to_float_weights(&self.ck.vocab, self.ck.lowercase),
             &self.blob_meta(f64::NAN, f64::NAN),
             charlstm_core::Quant::F32,
@@ -597,7 +598,8 @@ impl Trainer {
         }
     }
 
-    /// Quantizes the current weights and writes `model.blob` in the output directory.
+    /// Quantizes the checkpoint's model (the best validation's weights) and writes `model.blob`
+    /// in the output directory.
     fn export_blob(&self, verbose: bool) -> Result<()> {
         let report = export::quantize_and_evaluate(
             self.ck.model_params(),
@@ -609,8 +611,12 @@ impl Trainer {
         let path = self.out.join("model.blob");
         write_atomic(&path, &report.blob)?;
         if verbose {
+            let from = match &self.ck.best {
+                Some(b) => format!("the best validation's weights, epoch {}", b.epoch),
+                None => "the latest weights".into(),
+            };
             println!(
-                "wrote {} ({} bytes): val bpc float {:.4}, int8 {:.4} (gap {:+.4})",
+                "wrote {} ({} bytes, {from}): val bpc float {:.4}, int8 {:.4} (gap {:+.4})",
                 path.display(),
                 report.blob.len(),
                 report.float.bpc(),

@@ -197,6 +197,7 @@ fn two_epochs_straight_equal_one_plus_resume_plus_one() {
         ("tbptt-raw", "tbptt", &["--ema", "0"]),
         ("keras", "keras", &[]),
         ("tbptt-dropout", "tbptt", &["--dropout", "0.3"]),
+        ("tbptt-weight-drop", "tbptt", &["--weight-drop", "0.3"]),
     ] {
         let (a, b) = (
             dir.path().join(format!("a-{name}")),
@@ -223,6 +224,74 @@ fn two_epochs_straight_equal_one_plus_resume_plus_one() {
     let (plain1, averaged1) = (cols(&plain[1]), cols(&averaged[1]));
     assert_eq!(plain1[2], averaged1[2]);
     assert_ne!(plain1[3], averaged1[3]);
+}
+
+#[test]
+fn the_model_of_a_run_is_its_best_validated_epoch() {
+    // Noise from 8 letters: nothing to learn but the unigram (ln 8 = 2.08 nats), so the
+    // validation loss falls for a few epochs, then rises as the model memorizes the training
+    // text. model.blob and eval must give the best epoch's weights, not the last ones.
+    let dir = tempfile::tempdir().unwrap();
+    let mut x = 88172645463325252u64;
+    let text: String = (0..4_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (b'a' + (x >> 61) as u8) as char
+        })
+        .collect();
+    let corpus = dir.path().join("noise.txt");
+    std::fs::write(&corpus, text).unwrap();
+    let out = dir.path().join("run");
+    let (c, o) = (corpus.to_str().unwrap(), out.to_str().unwrap());
+    ok(&train_args(c, o, &["--epochs", "40", "--ema", "0"]));
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let val: Vec<f64> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+        .collect();
+    let (best_epoch, best) = val
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, &v)| (i as u64 + 1, v))
+        .unwrap();
+    let last = *val.last().unwrap();
+    assert!(
+        best < last - 0.05,
+        "the run did not overfit (best {best} at epoch {best_epoch}, last {last}): the test needs it to"
+    );
+    let ck = out.join("checkpoint.bin");
+    let json = ok(&[
+        "eval",
+        "--corpus",
+        c,
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        (v["val_loss_nats"].as_f64().unwrap() - best).abs() < 1e-5,
+        "{v} vs {best}"
+    );
+    assert_eq!(v["epoch"].as_u64(), Some(best_epoch), "{v}");
+    let blob = out.join("model.blob");
+    let json = ok(&[
+        "eval",
+        "--corpus",
+        c,
+        "--blob",
+        blob.to_str().unwrap(),
+        "--json",
+    ]);
+    let b: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        (b["val_loss_nats"].as_f64().unwrap() - best).abs() < 0.02,
+        "{b} vs {best}"
+    );
 }
 
 fn p(dir: &tempfile::TempDir, name: &str) -> String {

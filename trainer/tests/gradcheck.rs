@@ -1,7 +1,7 @@
 //! Finite-difference gradient check of the whole network (every parameter, f64, tiny sizes
 //! V=5, H=4, T=3), for both recipes' loss shapes and for 1 and 2 layers: the analytic
 //! gradient of `backward` must match central differences of `forward`; also with dropout of
-//! the output layer's input (a fixed mask).
+//! the output layer's input and DropConnect of the recurrent weights (fixed masks).
 
 use charlstm_trainer::layers::{Predict, State, Workspace, backward, forward};
 use charlstm_trainer::model::{Init, Params};
@@ -13,11 +13,25 @@ const H: usize = 4;
 const T: usize = 3;
 const B: usize = 2;
 
-/// A workspace with dropout at rate `dropout` (0 = off), its mask drawn from a fixed seed, so
-/// every forward of a check uses the same mask.
-fn workspace(p: &Params<f64>, predict: Predict, dropout: f64) -> Workspace<f64> {
+/// Dropout rates of a check: the output layer's input, the recurrent weights (0 = off).
+#[derive(Debug, Clone, Copy)]
+struct Drop {
+    output: f64,
+    weight: f64,
+}
+
+const NO_DROP: Drop = Drop {
+    output: 0.0,
+    weight: 0.0,
+};
+
+/// A workspace with the given dropout, its masks drawn from a fixed seed, so every forward of
+/// a check uses the same masks.
+fn workspace(p: &Params<f64>, predict: Predict, drop: Drop) -> Workspace<f64> {
     let mut ws = Workspace::new(p, T, B, predict);
-    ws.set_dropout(dropout, &mut XorShiftRng::seed_from_u64(11));
+    let mut rng = XorShiftRng::seed_from_u64(11);
+    ws.set_dropout(drop.output, &mut rng);
+    ws.set_weight_drop(drop.weight, &mut rng);
     ws
 }
 
@@ -29,7 +43,7 @@ fn loss(
     y: &[u16],
     predict: Predict,
     init: &State<f64>,
-    dropout: f64,
+    dropout: Drop,
 ) -> f64 {
     let mut ws = workspace(p, predict, dropout);
     let mut state = init.clone();
@@ -37,10 +51,10 @@ fn loss(
 }
 
 fn check(layers: usize, predict: Predict) {
-    check_with(layers, predict, 0.0);
+    check_with(layers, predict, NO_DROP);
 }
 
-fn check_with(layers: usize, predict: Predict, dropout: f64) {
+fn check_with(layers: usize, predict: Predict, dropout: Drop) {
     let mut rng = XorShiftRng::seed_from_u64(7 + layers as u64);
     let mut p: Params<f64> = Params::init(V, H, layers, Init::Keras, &mut rng);
     // Make the output and biases non-trivial too.
@@ -96,7 +110,7 @@ fn check_with(layers: usize, predict: Predict, dropout: f64) {
             let rel = (numeric - analytic).abs() / (numeric.abs() + analytic.abs()).max(1e-8);
             assert!(
                 rel < 1e-5,
-                "{name}[{i}] ({layers} layers, {predict:?}, dropout {dropout}): analytic {analytic:e}, numeric {numeric:e}, rel err {rel:e}"
+                "{name}[{i}] ({layers} layers, {predict:?}, {dropout:?}): analytic {analytic:e}, numeric {numeric:e}, rel err {rel:e}"
             );
             checked += 1;
         }
@@ -123,6 +137,52 @@ fn gradients_match_finite_differences_last_step_only() {
 
 #[test]
 fn gradients_match_finite_differences_with_output_dropout() {
-    check_with(1, Predict::All, 0.5);
-    check_with(2, Predict::Last, 0.5);
+    let drop = Drop {
+        output: 0.5,
+        weight: 0.0,
+    };
+    check_with(1, Predict::All, drop);
+    check_with(2, Predict::Last, drop);
+}
+
+#[test]
+fn gradients_match_finite_differences_with_weight_drop() {
+    let drop = Drop {
+        output: 0.0,
+        weight: 0.5,
+    };
+    check_with(1, Predict::All, drop);
+    check_with(2, Predict::All, drop);
+    // Both at once.
+    check_with(
+        2,
+        Predict::Last,
+        Drop {
+            output: 0.3,
+            ..drop
+        },
+    );
+}
+
+#[test]
+fn weight_drop_changes_the_forward_pass() {
+    // Guards against a mask that never reaches the product (the check above would pass).
+    let mut rng = XorShiftRng::seed_from_u64(5);
+    let p: Params<f64> = Params::init(V, H, 1, Init::Keras, &mut rng);
+    let x: Vec<u16> = (0..T * B).map(|i| (i % V) as u16).collect();
+    let init = State::zeros(1, B, H);
+    let mut init_h = init.clone();
+    init_h.h[0].fill(0.5);
+    let drop = Drop {
+        output: 0.0,
+        weight: 0.5,
+    };
+    let plain = loss(&p, &x, &x, Predict::All, &init_h, NO_DROP);
+    let dropped = loss(&p, &x, &x, Predict::All, &init_h, drop);
+    assert!((plain - dropped).abs() > 1e-6, "{plain} vs {dropped}");
+    // From the zero state the first step does not see w_hh at all, the later ones do.
+    assert_ne!(
+        loss(&p, &x, &x, Predict::All, &init, NO_DROP),
+        loss(&p, &x, &x, Predict::All, &init, drop)
+    );
 }
