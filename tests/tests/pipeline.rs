@@ -53,9 +53,6 @@ fn train_tiny(dir: &Path, text: &str) -> std::path::PathBuf {
             "16",
             "--max-steps",
             "150",
-            // No weight average: over 150 steps it would still carry the first, untrained ones.
-            "--ema",
-            "0",
             "--time-limit",
             "8",
             "--quiet",

@@ -119,19 +119,124 @@ impl Checkpoint {
             );
         }
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if version != VERSION {
-            bail!(
-                "{}: checkpoint version {version}, this build reads {VERSION} (retrain with this version)",
+        let body = &bytes[12..];
+        let ck = match version {
+            VERSION => postcard::from_bytes::<Checkpoint>(body),
+            3 => postcard::from_bytes::<v3::Checkpoint>(body).map(Checkpoint::from),
+            _ => bail!(
+                "{}: checkpoint version {version}, this build reads 3 and {VERSION} (retrain with \
+                 this version)",
                 path.display()
-            );
-        }
-        let ck: Checkpoint = postcard::from_bytes(&bytes[12..]).with_context(|| {
+            ),
+        };
+        ck.with_context(|| {
             format!(
                 "{}: the checkpoint is truncated or corrupted (use an intact one or retrain)",
                 path.display()
             )
-        })?;
-        Ok(ck)
+        })
+    }
+}
+
+/// Version 3 (before `--weight-drop` and the best weights), read so that older runs can still
+/// be evaluated, exported, sampled and resumed (without weight drop, their best weights
+/// tracked from the resume on).
+mod v3 {
+    use super::*;
+    use crate::train::Recipe;
+    use std::path::PathBuf;
+
+    #[derive(Debug, Deserialize)]
+    pub struct TrainConfig {
+        recipe: Recipe,
+        corpus: PathBuf,
+        lowercase: bool,
+        val_fraction: f64,
+        max_vocab: usize,
+        hidden: usize,
+        layers: usize,
+        seq_len: usize,
+        batch: usize,
+        lr: f32,
+        lr_decay: f32,
+        lr_decay_after: u64,
+        clip: f32,
+        dropout: f32,
+        ema: f32,
+        seed: u64,
+        shards: usize,
+        sample_chars: usize,
+        temperatures: Vec<f32>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub struct Checkpoint {
+        config: TrainConfig,
+        vocab: String,
+        lowercase: bool,
+        corpus_name: String,
+        corpus_chars: u64,
+        params: Params<f32>,
+        ema: Option<Params<f32>>,
+        optimizer: Optimizer,
+        rng: XorShiftRng,
+        epoch: u64,
+        step: u64,
+        step_in_epoch: u64,
+        epoch_loss_sum: f64,
+        states: Vec<State<f32>>,
+        order: Vec<u32>,
+        elapsed_s: f64,
+        prime: String,
+        metrics: Vec<MetricsRow>,
+    }
+
+    impl From<Checkpoint> for super::Checkpoint {
+        fn from(c: Checkpoint) -> Self {
+            let k = c.config;
+            super::Checkpoint {
+                config: super::TrainConfig {
+                    recipe: k.recipe,
+                    corpus: k.corpus,
+                    lowercase: k.lowercase,
+                    val_fraction: k.val_fraction,
+                    max_vocab: k.max_vocab,
+                    hidden: k.hidden,
+                    layers: k.layers,
+                    seq_len: k.seq_len,
+                    batch: k.batch,
+                    lr: k.lr,
+                    lr_decay: k.lr_decay,
+                    lr_decay_after: k.lr_decay_after,
+                    clip: k.clip,
+                    dropout: k.dropout,
+                    weight_drop: 0.0,
+                    ema: k.ema,
+                    seed: k.seed,
+                    shards: k.shards,
+                    sample_chars: k.sample_chars,
+                    temperatures: k.temperatures,
+                },
+                vocab: c.vocab,
+                lowercase: c.lowercase,
+                corpus_name: c.corpus_name,
+                corpus_chars: c.corpus_chars,
+                params: c.params,
+                ema: c.ema,
+                best: None,
+                optimizer: c.optimizer,
+                rng: c.rng,
+                epoch: c.epoch,
+                step: c.step,
+                step_in_epoch: c.step_in_epoch,
+                epoch_loss_sum: c.epoch_loss_sum,
+                states: c.states,
+                order: c.order,
+                elapsed_s: c.elapsed_s,
+                prime: c.prime,
+                metrics: c.metrics,
+            }
+        }
     }
 }
 

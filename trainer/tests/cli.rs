@@ -294,6 +294,54 @@ fn the_model_of_a_run_is_its_best_validated_epoch() {
     );
 }
 
+#[test]
+fn a_version_3_checkpoint_evaluates_and_resumes() {
+    // Written by the version-3 trainer (commit cf93578) with
+    // `train --corpus pattern.txt --out v3 TINY --epochs 1` on pattern_corpus(_, 6_000).
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v3");
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = pattern_corpus(dir.path(), 6_000);
+    let run = dir.path().join("v3");
+    std::fs::create_dir(&run).unwrap();
+    for f in ["checkpoint.bin", "metrics.csv"] {
+        std::fs::copy(fixture.join(f), run.join(f)).unwrap();
+    }
+    let (c, r) = (corpus.to_str().unwrap(), run.to_str().unwrap());
+    let old = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let old_val: f64 = old
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ck = run.join("checkpoint.bin");
+    let json = ok(&[
+        "eval",
+        "--corpus",
+        c,
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        (v["val_loss_nats"].as_f64().unwrap() - old_val).abs() < 1e-5,
+        "{v} vs {old}"
+    );
+    ok(&[
+        "train", "--resume", r, "--corpus", c, "--epochs", "2", "--quiet",
+    ]);
+    let new = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(new.lines().count(), 3, "{new}");
+    assert_eq!(new.lines().nth(1), old.lines().nth(1));
+    // Rewritten in today's version.
+    let bytes = std::fs::read(&ck).unwrap();
+    assert_eq!(bytes[8..12], 4u32.to_le_bytes());
+}
+
 fn p(dir: &tempfile::TempDir, name: &str) -> String {
     dir.path().join(name).to_str().unwrap().to_string()
 }
