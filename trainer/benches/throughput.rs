@@ -66,16 +66,22 @@ fn main() {
     }
     if run("step") {
         for shards in [1, 2] {
-            let cps = train_step(Recipe::Tbptt, shards);
+            let cps = train_step(Recipe::Tbptt, shards, Regularize::NONE);
             println!(
                 "tbptt train step H=128 V=57 batch 64 seq 64, {shards} shard(s): {cps:.0} chars/s"
             );
         }
+        // The recipe's defaults on top (mask draws, masked products, the average's update):
+        // their cost against the plain step above.
+        let cps = train_step(Recipe::Tbptt, 2, Regularize::TBPTT_DEFAULTS);
+        println!(
+            "tbptt train step, same shape, 2 shards, --weight-drop 0.25 --ema 0.999: {cps:.0} chars/s"
+        );
     }
     if run("keras") {
         for shards in [1, 2] {
             // chars/s counts 60 per window (each window is 60 LSTM steps).
-            let wps = train_step(Recipe::Keras, shards) / 60.0;
+            let wps = train_step(Recipe::Keras, shards, Regularize::NONE) / 60.0;
             println!(
                 "keras train step H=128 V=57 batch 128 window 60, {shards} shard(s): {wps:.0} windows/s"
             );
@@ -83,9 +89,27 @@ fn main() {
     }
 }
 
+/// The regularizers a benchmarked step runs with.
+#[derive(Debug, Clone, Copy)]
+struct Regularize {
+    weight_drop: f32,
+    ema: f32,
+}
+
+impl Regularize {
+    const NONE: Self = Regularize {
+        weight_drop: 0.0,
+        ema: 0.0,
+    };
+    const TBPTT_DEFAULTS: Self = Regularize {
+        weight_drop: 0.25,
+        ema: 0.999,
+    };
+}
+
 /// chars/s (LSTM steps × rows per second) of training steps on a synthetic 57-character
 /// corpus at the recipe's default shape: tbptt batch 64 seq 64, keras batch 128 window 60.
-fn train_step(recipe: Recipe, shards: usize) -> f64 {
+fn train_step(recipe: Recipe, shards: usize, reg: Regularize) -> f64 {
     use charlstm_trainer::corpus::{Corpus, Vocab};
     use charlstm_trainer::train::{TrainConfig, Trainer};
     let (batch, seq_len, lr) = match recipe {
@@ -124,8 +148,8 @@ fn train_step(recipe: Recipe, shards: usize) -> f64 {
         lr_decay_after: 10,
         clip: 5.0,
         dropout: 0.0,
-        weight_drop: 0.0,
-        ema: 0.0,
+        weight_drop: reg.weight_drop,
+        ema: reg.ema,
         seed: 1,
         shards,
         sample_chars: 0,
