@@ -679,27 +679,19 @@ pub fn backward<F: Real>(
         }
         // The parameter gradients of all steps at once.
         let h_prev = ws.h[l].slice(s![..t_len * b, ..]);
-        if ws.weight_drop {
+        // Under weight drop the product's gradient is the masked matrix's; the mask routes it.
+        let dw_hh = if ws.weight_drop {
             zero(ws.dw_hh_drop.view_mut());
-            matmul_backward(
-                None,
-                Some(ws.dw_hh_drop.view_mut()),
-                ws.dgates.view(),
-                h_prev,
-                w_hh,
-            );
+            ws.dw_hh_drop.view_mut()
+        } else {
+            dlayer.w_hh.view_mut()
+        };
+        matmul_backward(None, Some(dw_hh), ws.dgates.view(), h_prev, w_hh);
+        if ws.weight_drop {
             dropout_backward(
                 dlayer.w_hh.view_mut(),
                 ws.dw_hh_drop.view(),
                 ws.w_hh_mask[l].view(),
-            );
-        } else {
-            matmul_backward(
-                None,
-                Some(dlayer.w_hh.view_mut()),
-                ws.dgates.view(),
-                h_prev,
-                w_hh,
             );
         }
         if l == 0 {

@@ -33,6 +33,19 @@ fn fails(args: &[&str], needles: &[&str]) {
     }
 }
 
+/// `eval --corpus CORPUS MODEL_FLAG PATH --json`, parsed.
+fn eval_json(corpus: &str, model_flag: &str, path: &Path) -> serde_json::Value {
+    let json = ok(&[
+        "eval",
+        "--corpus",
+        corpus,
+        model_flag,
+        path.to_str().unwrap(),
+        "--json",
+    ]);
+    serde_json::from_str(&json).unwrap()
+}
+
 /// A repeating 8-character pattern with 5% of the characters replaced at random: a model
 /// that learned the pattern predicts ~0.3 nats/char; one that learned nothing, ln 8 ≈ 2.08.
 fn pattern_corpus(dir: &Path, chars: usize) -> PathBuf {
@@ -102,15 +115,7 @@ fn learns_a_noisy_pattern_and_writes_every_file() {
     assert_eq!(metrics.lines().count(), 3);
 
     let ck = out.join("checkpoint.bin");
-    let json = ok(&[
-        "eval",
-        "--corpus",
-        c,
-        "--checkpoint",
-        ck.to_str().unwrap(),
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let v = eval_json(c, "--checkpoint", &ck);
     let nats = v["val_loss_nats"].as_f64().unwrap();
     assert!(
         nats < 0.8,
@@ -121,15 +126,7 @@ fn learns_a_noisy_pattern_and_writes_every_file() {
 
     // The int8 blob through charlstm-core agrees with the float model.
     let blob = out.join("model.blob");
-    let json = ok(&[
-        "eval",
-        "--corpus",
-        c,
-        "--blob",
-        blob.to_str().unwrap(),
-        "--json",
-    ]);
-    let b: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let b = eval_json(c, "--blob", &blob);
     assert!(
         (b["val_loss_nats"].as_f64().unwrap() - nats).abs() < 0.02,
         "{b} vs {v}"
@@ -264,30 +261,14 @@ fn the_model_of_a_run_is_its_best_validated_epoch() {
         "the run did not overfit (best {best} at epoch {best_epoch}, last {last}): the test needs it to"
     );
     let ck = out.join("checkpoint.bin");
-    let json = ok(&[
-        "eval",
-        "--corpus",
-        c,
-        "--checkpoint",
-        ck.to_str().unwrap(),
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let v = eval_json(c, "--checkpoint", &ck);
     assert!(
         (v["val_loss_nats"].as_f64().unwrap() - best).abs() < 1e-5,
         "{v} vs {best}"
     );
     assert_eq!(v["epoch"].as_u64(), Some(best_epoch), "{v}");
     let blob = out.join("model.blob");
-    let json = ok(&[
-        "eval",
-        "--corpus",
-        c,
-        "--blob",
-        blob.to_str().unwrap(),
-        "--json",
-    ]);
-    let b: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let b = eval_json(c, "--blob", &blob);
     assert!(
         (b["val_loss_nats"].as_f64().unwrap() - best).abs() < 0.02,
         "{b} vs {best}"
@@ -318,15 +299,7 @@ fn a_version_3_checkpoint_evaluates_and_resumes() {
         .parse()
         .unwrap();
     let ck = run.join("checkpoint.bin");
-    let json = ok(&[
-        "eval",
-        "--corpus",
-        c,
-        "--checkpoint",
-        ck.to_str().unwrap(),
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let v = eval_json(c, "--checkpoint", &ck);
     assert!(
         (v["val_loss_nats"].as_f64().unwrap() - old_val).abs() < 1e-5,
         "{v} vs {old}"
@@ -428,15 +401,7 @@ fn two_layers_train_export_and_load_in_core() {
     let (c, o) = (corpus.to_str().unwrap(), out.to_str().unwrap());
     ok(&train_args(c, o, &["--epochs", "1", "--layers", "2"]));
     let blob = out.join("model.blob");
-    let json = ok(&[
-        "eval",
-        "--corpus",
-        c,
-        "--blob",
-        blob.to_str().unwrap(),
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let v = eval_json(c, "--blob", &blob);
     assert_eq!(v["layers"], 2);
     let report = ok(&[
         "export",
