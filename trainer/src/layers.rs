@@ -480,12 +480,12 @@ impl<F: Real> Workspace<F> {
         if !self.weight_drop {
             return;
         }
-        let (rows, hid) = (4 * self.dc_next.ncols(), self.dc_next.ncols());
-        let layers = self.gates.len();
-        if self.w_hh_mask.len() != layers {
-            self.w_hh_mask = vec![Array2::zeros((rows, hid)); layers];
-            self.w_hh_drop = vec![Array2::zeros((rows, hid)); layers];
-            self.dw_hh_drop = Array2::zeros((rows, hid));
+        if self.w_hh_mask.is_empty() {
+            let hid = self.dc_next.ncols(); // w_hh is (4H, H) in every layer
+            let z = Array2::zeros((4 * hid, hid));
+            self.w_hh_mask = vec![z.clone(); self.gates.len()];
+            self.w_hh_drop = self.w_hh_mask.clone();
+            self.dw_hh_drop = z;
         }
         for mask in &mut self.w_hh_mask {
             fill_mask(mask.view_mut(), p, rng);

@@ -20,10 +20,11 @@ struct Drop {
     weight: f64,
 }
 
-const NO_DROP: Drop = Drop {
-    output: 0.0,
-    weight: 0.0,
-};
+const NO_DROP: Drop = drop(0.0, 0.0);
+
+const fn drop(output: f64, weight: f64) -> Drop {
+    Drop { output, weight }
+}
 
 /// A workspace with the given dropout, its masks drawn from a fixed seed, so every forward of
 /// a check uses the same masks.
@@ -137,31 +138,16 @@ fn gradients_match_finite_differences_last_step_only() {
 
 #[test]
 fn gradients_match_finite_differences_with_output_dropout() {
-    let drop = Drop {
-        output: 0.5,
-        weight: 0.0,
-    };
-    check_with(1, Predict::All, drop);
-    check_with(2, Predict::Last, drop);
+    check_with(1, Predict::All, drop(0.5, 0.0));
+    check_with(2, Predict::Last, drop(0.5, 0.0));
 }
 
 #[test]
 fn gradients_match_finite_differences_with_weight_drop() {
-    let drop = Drop {
-        output: 0.0,
-        weight: 0.5,
-    };
-    check_with(1, Predict::All, drop);
-    check_with(2, Predict::All, drop);
+    check_with(1, Predict::All, drop(0.0, 0.5));
+    check_with(2, Predict::All, drop(0.0, 0.5));
     // Both at once.
-    check_with(
-        2,
-        Predict::Last,
-        Drop {
-            output: 0.3,
-            ..drop
-        },
-    );
+    check_with(2, Predict::Last, drop(0.3, 0.5));
 }
 
 #[test]
@@ -173,16 +159,13 @@ fn weight_drop_changes_the_forward_pass() {
     let init = State::zeros(1, B, H);
     let mut init_h = init.clone();
     init_h.h[0].fill(0.5);
-    let drop = Drop {
-        output: 0.0,
-        weight: 0.5,
-    };
+    let wd = drop(0.0, 0.5);
     let plain = loss(&p, &x, &x, Predict::All, &init_h, NO_DROP);
-    let dropped = loss(&p, &x, &x, Predict::All, &init_h, drop);
+    let dropped = loss(&p, &x, &x, Predict::All, &init_h, wd);
     assert!((plain - dropped).abs() > 1e-6, "{plain} vs {dropped}");
     // From the zero state the first step does not see w_hh at all, the later ones do.
     assert_ne!(
         loss(&p, &x, &x, Predict::All, &init, NO_DROP),
-        loss(&p, &x, &x, Predict::All, &init, drop)
+        loss(&p, &x, &x, Predict::All, &init, wd)
     );
 }
