@@ -6,6 +6,8 @@
 //! rank the lower id first, so the kept set is the same on every target. The RNG is
 //! `rand_xorshift` seeded from a u64 (via `SeedableRng::seed_from_u64`, so seed 0 is fine).
 
+use core::cmp::Ordering;
+
 use rand_core::{Rng, SeedableRng};
 use rand_xorshift::XorShiftRng;
 
@@ -100,7 +102,7 @@ impl Sampler {
             *o = i as u16;
         }
         let p = |i: u16| logits.get(i as usize).copied().unwrap_or(0.0);
-        order.sort_unstable_by(|&a, &b| p(b).total_cmp(&p(a)).then(a.cmp(&b)));
+        rank(order, logits);
         let mut keep = if cfg.top_k == 0 {
             n
         } else {
@@ -121,6 +123,56 @@ impl Sampler {
         let total: f32 = kept.iter().map(|&i| p(i)).sum();
         let pick = draw(kept.iter().map(|&i| (i as usize, p(i))), u * total);
         pick.or(kept.first().map(|&i| i as usize)).unwrap_or(0)
+    }
+}
+
+/// Whether id `a` ranks after id `b`: lower probability, or the same and a higher id.
+/// `total_cmp` makes it a total order (NaN included), so every correct sort gives one result.
+fn ranks_after(p: &[f32], a: u16, b: u16) -> bool {
+    let pa = p.get(a as usize).copied().unwrap_or(0.0);
+    let pb = p.get(b as usize).copied().unwrap_or(0.0);
+    pb.total_cmp(&pa).then(a.cmp(&b)) == Ordering::Greater
+}
+
+/// Sorts the ids in `order` best first by `ranks_after` (probability descending, ties by id).
+/// A plain heapsort (a heap whose root is the worst id, moved to the end each round):
+/// O(n log n), no recursion, a few hundred bytes of code where core's `sort_unstable_by`
+/// brings about 12 KB. Its result is exactly `sort_unstable_by`'s (tested).
+fn rank(order: &mut [u16], p: &[f32]) {
+    for root in (0..order.len() / 2).rev() {
+        sift_down(order, root, p);
+    }
+    for end in (1..order.len()).rev() {
+        order.swap(0, end);
+        if let Some(heap) = order.get_mut(..end) {
+            sift_down(heap, 0, p);
+        }
+    }
+}
+
+/// Moves the id at `root` down `heap` until neither child ranks after it.
+fn sift_down(heap: &mut [u16], mut root: usize, p: &[f32]) {
+    let Some(&id) = heap.get(root) else { return };
+    loop {
+        let mut child = 2 * root + 1;
+        let Some(&left) = heap.get(child) else { break };
+        let mut worst = left;
+        if let Some(&right) = heap.get(child + 1)
+            && ranks_after(p, right, worst)
+        {
+            child += 1;
+            worst = right;
+        }
+        if !ranks_after(p, worst, id) {
+            break;
+        }
+        if let Some(slot) = heap.get_mut(root) {
+            *slot = worst;
+        }
+        root = child;
+    }
+    if let Some(slot) = heap.get_mut(root) {
+        *slot = id;
     }
 }
 
@@ -171,6 +223,32 @@ mod tests {
         }
         Ok(())
     }
+    #[test]
+    fn rank_is_sort_unstable_by() {
+        // Random lengths and probabilities with many ties (values from a small set, zeros,
+        // NaN and infinity too): the heapsort must give core's order exactly.
+        let mut rng = XorShiftRng::seed_from_u64(3);
+        let values = [0.0f32, 1.0, 0.5, 1e-30, 3.0, f32::INFINITY, f32::NAN, -0.0];
+        for case in 0..2000 {
+            let n = (rng.next_u32() % 100) as usize;
+            let distinct = 1 + rng.next_u32() as usize % values.len();
+            let p: [f32; 100] = core::array::from_fn(|_| {
+                if case % 3 == 0 {
+                    (rng.next_u32() >> 8) as f32 / 16_777_216.0
+                } else {
+                    values[rng.next_u32() as usize % distinct]
+                }
+            });
+            let p = &p[..n];
+            let mut ours: [u16; 100] = core::array::from_fn(|i| i as u16);
+            let mut core_order = ours;
+            rank(&mut ours[..n], p);
+            core_order[..n]
+                .sort_unstable_by(|&a, &b| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b)));
+            assert_eq!(ours[..n], core_order[..n], "case {case}, n {n}");
+        }
+    }
+
     const KNOWN_IDS: [usize; 12] = [4, 2, 4, 4, 3, 2, 2, 2, 0, 2, 0, 2];
 
     #[test]
