@@ -298,7 +298,10 @@ mod tests {
         }
         let mut bad = f;
         bad[0] = b'X';
-        assert_eq!(read_partition(board(), &bad).unwrap_err(), ImageError::BadMagic);
+        assert_eq!(
+            read_partition(board(), &bad).unwrap_err(),
+            ImageError::BadMagic
+        );
         let mut bad = f;
         bad[20] ^= 1;
         assert!(matches!(
