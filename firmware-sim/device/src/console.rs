@@ -257,7 +257,7 @@ fn generate<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
             .write(format_u64(per(prime_ticks, fed as u64), &mut buf).as_bytes());
     }
     let (code, ram) = (out.0.code_bytes(), out.0.ram_bytes());
-    write!(out, " code_bytes={code} ram_bytes={ram}\n").ok();
+    writeln!(out, " code_bytes={code} ram_bytes={ram}").ok();
 }
 
 /// `fmt::Write` onto the UART.

@@ -138,7 +138,7 @@ fn round_to_f32(mut digits: u64, mut exp10: i32) -> Result<f32, NumberError> {
     if digits == 0 {
         return Ok(0.0);
     }
-    while digits % 10 == 0 {
+    while digits.is_multiple_of(10) {
         digits /= 10;
         exp10 += 1;
     }
