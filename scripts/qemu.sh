@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Runs the charlstm firmware of a board under QEMU and asks it for text over its serial console.
+#
+#   scripts/qemu.sh [--board B] (--blob F | --image F) [--prime TEXT] [--temperature T]
+#                   [--seed S] [--chars N] [--top-k K] [--top-p P] [--timeout SECS]
+#   scripts/qemu.sh [--board B] (--blob F | --image F) --pty
+#   scripts/qemu.sh [--board B] --build-only
+#
+# Builds the board's firmware and charlstm-sim if needed, flashes a blob for the board as an
+# Intel HEX with `charlstm-sim flash` (or takes --image: a HEX, or a bin image, loaded from its
+# header page on), boots QEMU with that file and the firmware ELF, and runs
+# `charlstm-sim serial` on the UART's pseudo-terminal: exactly the generated characters go to
+# stdout (the bytes of `charlstm-sim run --raw` with the same image and flags), the device's
+# figures to stderr (instructions_per_char: N, ram_bytes: N, code_bytes: N, ...), then `quit`
+# ends QEMU. With --pty it boots, prints `console: /dev/pts/N` on stderr and runs until
+# interrupted, for picocom or `charlstm-sim serial`. Exit status: 0 on success, 1 when the
+# device reports an error or the run times out, 2 on a usage error. Honours CARGO_TARGET_DIR.
+# Addresses come from the image file and the board table (charlstm-device), never from here.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FW="$ROOT/firmware-sim/firmware"
+NAME=$(basename "${BASH_SOURCE[0]}")
+
+usage() {
+    sed -n '4,7p' "$ROOT/scripts/qemu.sh" | sed 's/^# //' >&2
+    [ -n "${1:-}" ] && echo "$NAME: $1" >&2
+    exit 2
+}
+die() {
+    echo "$NAME: $1" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------------------
+# Arguments; the generation flags go to `charlstm-sim serial` as given (it checks them)
+
+BOARD=mps2-an386 BLOB="" IMAGE="" TIMEOUT=300 PTY=0 BUILD_ONLY=0
+GEN=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+    -h | --help) usage ;;
+    --build-only) BUILD_ONLY=1; shift; continue ;;
+    --pty) PTY=1; shift; continue ;;
+    --board | --blob | --image | --timeout | --prime | --temperature | --seed | --chars | --top-k | --top-p)
+        [ $# -ge 2 ] || usage "$1 needs a value" ;;
+    *) usage "unknown argument '$1'" ;;
+    esac
+    case "$1" in
+    --board) BOARD=$2 ;;
+    --blob) BLOB=$2 ;;
+    --image) IMAGE=$2 ;;
+    --timeout) TIMEOUT=$2 ;;
+    *) GEN+=("$1" "$2") ;;
+    esac
+    shift 2
+done
+[[ $TIMEOUT =~ ^[0-9]+$ ]] && [ "$TIMEOUT" -gt 0 ] || usage "--timeout '$TIMEOUT' is not a whole number of seconds"
+
+# The boards with a firmware here: QEMU binary, CPU and Rust target of each.
+case "$BOARD" in
+mps2-an386) QEMU=qemu-system-arm CPU=cortex-m4 TARGET=thumbv7em-none-eabihf ;;
+*) usage "board '$BOARD' has no firmware in this repository (boards with one: mps2-an386)" ;;
+esac
+
+if [ "$BUILD_ONLY" = 0 ]; then
+    [ -n "$BLOB" ] || [ -n "$IMAGE" ] || usage "pass --blob F (a model blob, e.g. models/nietzsche.blob) or --image F"
+    [ -z "$BLOB" ] || [ -z "$IMAGE" ] || usage "pass --blob or --image, not both"
+    for f in "$BLOB" "$IMAGE"; do
+        [ -z "$f" ] || [ -r "$f" ] || die "$f: no such readable file"
+    done
+fi
+
+# Cargo's target folders: CARGO_TARGET_DIR if set (relative to where we were called), else
+# each crate's own.
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then
+    case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR="$PWD/$CARGO_TARGET_DIR" ;; esac
+    export CARGO_TARGET_DIR
+    ELF="$CARGO_TARGET_DIR/$TARGET/release/charlstm-firmware"
+    SIM="$CARGO_TARGET_DIR/release/charlstm-sim"
+else
+    ELF="$FW/target/$TARGET/release/charlstm-firmware"
+    SIM="$ROOT/target/release/charlstm-sim"
+fi
+
+# ---------------------------------------------------------------------------
+# Toolchain (Debian's rustc/cargo 1.96 with library source, lld, QEMU), then the builds
+
+have_tools() {
+    [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ] && command -v ld.lld >/dev/null &&
+        command -v "$QEMU" >/dev/null &&
+        [ -f "$(/usr/bin/rustc --print sysroot)/lib/rustlib/src/rust/library/Cargo.lock" ]
+}
+if ! have_tools; then
+    echo "$NAME: installing rustc-web cargo-web rust-web-src lld qemu-system-arm" >&2
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update >&2
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        rustc-web cargo-web rust-web-src lld qemu-system-arm >&2
+    have_tools || die "toolchain still incomplete after apt-get install (see docs/qemu-m4.md)"
+fi
+(cd "$FW" && /usr/bin/cargo build --release --locked -q --no-default-features --features "$BOARD,qemu") ||
+    die "firmware build failed"
+(cd "$ROOT" && cargo build --release -q -p charlstm-sim) || die "charlstm-sim build failed"
+[ "$BUILD_ONLY" = 1 ] && exit 0
+
+# ---------------------------------------------------------------------------
+# The file QEMU loads: a HEX holds its own addresses; a bin image is loaded from its header
+# page on, at the address its header's board gives (so it never overlaps the firmware)
+
+TMP=$(mktemp -d)
+QEMU_PID=""
+cleanup() {
+    [ -z "$QEMU_PID" ] || kill "$QEMU_PID" 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -n "$BLOB" ]; then
+    "$SIM" flash "$BLOB" --board "$BOARD" --image "$TMP/model.hex" >/dev/null || exit 1
+    LOAD=(-device "loader,file=$TMP/model.hex")
+elif [ "$(head -c 1 "$IMAGE")" = ":" ]; then
+    LOAD=(-device "loader,file=$IMAGE")
+else
+    # `info --image` names the header's address; the image's bytes from there are loaded.
+    HEADER=$("$SIM" info --image "$IMAGE" | sed -n 's/.*header at \(0x[0-9a-f]*\) (flash offset \(0x[0-9a-f]*\)).*/\1 \2/p')
+    [ -n "$HEADER" ] || die "$IMAGE: not a HEX or a bin flash image (see charlstm-sim info --image)"
+    read -r ADDR OFFSET <<<"$HEADER"
+    tail -c +$((OFFSET + 1)) "$IMAGE" >"$TMP/partition.bin"
+    LOAD=(-device "loader,file=$TMP/partition.bin,addr=$ADDR")
+fi
+
+# ---------------------------------------------------------------------------
+# QEMU, paused (-S) until the client holds the pseudo-terminal, so no line is lost; the
+# monitor listens on a pair of FIFOs for `cont`. UART -> pty; semihosting exits with status.
+
+mkfifo "$TMP/monitor.in" "$TMP/monitor.out"
+exec 4<>"$TMP/monitor.in" 5<>"$TMP/monitor.out"
+timeout "$TIMEOUT" "$QEMU" -M "$BOARD" -cpu "$CPU" -display none -monitor "pipe:$TMP/monitor" \
+    -serial pty -icount shift=0 -semihosting-config enable=on,target=native -S \
+    "${LOAD[@]}" -kernel "$ELF" >"$TMP/qemu.out" 2>"$TMP/qemu.err" </dev/null &
+QEMU_PID=$!
+PTS=""
+for _ in $(seq 200); do
+    PTS=$(sed -n 's/.*char device redirected to \(\/dev\/pts\/[0-9]*\).*/\1/p' "$TMP/qemu.out")
+    [ -n "$PTS" ] && break
+    kill -0 "$QEMU_PID" 2>/dev/null || break
+    sleep 0.05
+done
+[ -n "$PTS" ] || die "QEMU did not start: $(cat "$TMP/qemu.err")"
+
+if [ "$PTY" = 1 ]; then
+    echo cont >&4
+    echo "console: $PTS" >&2
+    wait "$QEMU_PID" || true
+    exit 0
+fi
+
+"$SIM" serial --port "$PTS" --raw --quit --timeout "$TIMEOUT" "${GEN[@]}" 2>"$TMP/client.err" &
+CLIENT=$!
+for _ in $(seq 500); do
+    ls -l "/proc/$CLIENT/fd" 2>/dev/null | grep -q " $PTS\$" && break
+    kill -0 "$CLIENT" 2>/dev/null || break
+    sleep 0.01
+done
+echo cont >&4
+status=0
+wait "$CLIENT" || status=$?
+cat "$TMP/client.err" >&2
+[ "$status" = 0 ] || exit 1
+qemu_status=0
+wait "$QEMU_PID" || qemu_status=$?
+QEMU_PID=""
+case $qemu_status in
+0) ;;
+124) die "QEMU timed out after ${TIMEOUT}s (raise --timeout for long runs)" ;;
+*) die "the firmware exited with status $qemu_status: $(cat "$TMP/qemu.err")" ;;
+esac
