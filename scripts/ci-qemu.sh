@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# CI check of the Cortex-M4F firmware (issue 5): installs the toolchain and QEMU if missing,
-# builds the firmware, runs it under QEMU on several blobs and (prime, temperature, seed, top-k,
-# top-p) combinations, and checks that its output is byte-identical to the host's
-# `charlstm-sim run --raw` with the same arguments. Also checks that a truncated blob and an
-# unknown prime character make the run fail with the loader's or the core's message. Exits
-# non-zero on any mismatch or failure.
+# CI check of the firmware under QEMU: the same image file goes to both sides,
+# `charlstm-sim run --image F --raw` and the firmware booting F (scripts/qemu.sh --image F),
+# over several blobs and (prime, temperature, seed, top-k, top-p) settings; the text must be
+# byte-identical. Damaged images (a corrupted header page, a blob whose CRC does not match, an
+# image for another board, an erased model region) must be refused by both sides with the
+# same error kind, and the firmware's RAM must stay within its budget. Exits non-zero on any
+# mismatch. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-QEMU="$ROOT/scripts/qemu-m4.sh"
+BOARD=${1:-mps2-an386}
+QEMU=("$ROOT/scripts/qemu.sh" --board "$BOARD")
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 fail() {
@@ -17,27 +19,33 @@ fail() {
     exit 1
 }
 
-echo "ci-qemu: toolchain + firmware build" >&2
-"$QEMU" --build-only
+echo "ci-qemu: toolchain + firmware and charlstm-sim builds" >&2
+"${QEMU[@]}" --build-only
+SIM="${CARGO_TARGET_DIR:-$ROOT/target}/release/charlstm-sim"
+case "$SIM" in /*) ;; *) SIM="$ROOT/$SIM" ;; esac
+blob() { cargo run -q --release -p charlstm-tests --example random-blob -- "$@"; }
 
 # ---------------------------------------------------------------------------
-# Host reference: the simulator
+# Images: random int8 H=128 V=57 L=1 (the bundled model's shape), a float one, the bundled
+# one, each flashed for the board as the HEX a user would flash
 
-echo "ci-qemu: building charlstm-sim (the host reference)" >&2
-cargo build -q --release -p charlstm-sim || fail "charlstm-sim does not build"
-SIM="$ROOT/target/release/charlstm-sim"
-reference() { "$SIM" run --raw "$@"; }
-
-# ---------------------------------------------------------------------------
-# Blobs: random int8 H=128 V=57 L=1 (the bundled model's shape), a float one, the bundled one
-
-cargo run -q --release -p charlstm-tests --example random-blob -- "$TMP/int8.blob" 128 1 int8 1
-cargo run -q --release -p charlstm-tests --example random-blob -- "$TMP/f32.blob" 96 1 f32 2
+blob "$TMP/int8.blob" 128 1 int8 1
+blob "$TMP/f32.blob" 96 1 f32 2
 BLOBS=("$TMP/int8.blob" "$TMP/f32.blob")
 [ -f models/nietzsche.blob ] && BLOBS+=(models/nietzsche.blob)
+# Two layers: H=104 (a multiple of 8: the M4's SMLAD loop everywhere, the upper layer reading
+# the lower one's quantized h) and H=100 (the plain path).
+blob "$TMP/h104l2.blob" 104 2 int8 4
+blob "$TMP/h100l2.blob" 100 2 int8 5
+SHAPES=("$TMP/h104l2.blob" "$TMP/h100l2.blob")
+image() { # BLOB -> the HEX's path
+    local out="$TMP/$(basename "$1" .blob).hex"
+    "$SIM" flash "$1" --board "$BOARD" --image "$out" >/dev/null || fail "flash $1"
+    echo "$out"
+}
 
-# Each case: the arguments shared by both runs. T=0 (argmax), plain temperature sampling
-# (no top-k/top-p), top-k, top-p, both, an empty prime and a large seed; "" = all defaults.
+# Each case: the arguments shared by both runs. T=0 (argmax), plain temperature sampling,
+# top-k, top-p, both, an empty prime and a large seed; "" = all defaults.
 CASES=(
     ""
     "--prime|the meaning of |--temperature|0.8|--seed|42|--chars|300"
@@ -47,60 +55,97 @@ CASES=(
     "--prime|a|--temperature|1.3|--seed|18446744073709551615|--chars|200|--top-p|0.9"
     "--prime|he said|--temperature|0.7|--seed|123|--chars|150|--top-k|10|--top-p|0.8"
 )
-
-# Other shapes, two layers, fewer cases: H=104 (a multiple of 8: the M4's SMLAD loop on every
-# row pair, and the layer above reading the quantized h of the layer below) and H=100 (not a
-# multiple of 8: the plain path, activations in the same lane order).
-cargo run -q --release -p charlstm-tests --example random-blob -- "$TMP/h104l2.blob" 104 2 int8 4
-cargo run -q --release -p charlstm-tests --example random-blob -- "$TMP/h100l2.blob" 100 2 int8 5
-SHAPES=("$TMP/h104l2.blob" "$TMP/h100l2.blob")
 SHAPE_CASES=("${CASES[1]}" "${CASES[4]}")
 
 n=0
+BUDGET=""
 check() {
-    local blob=$1 case=$2
+    local file=$1 case=$2 name
+    name=$(basename "$file")
     IFS='|' read -r -a args <<<"$case"
     n=$((n + 1))
-    reference --blob "$blob" "${args[@]}" >"$TMP/host.txt" 2>"$TMP/host.err" ||
-        fail "charlstm-sim failed on $(basename "$blob") ${args[*]}: $(cat "$TMP/host.err")"
-    "$QEMU" --blob "$blob" "${args[@]}" >"$TMP/qemu.txt" 2>"$TMP/qemu.err" ||
-        fail "qemu-m4.sh failed on $(basename "$blob") ${args[*]}: $(cat "$TMP/qemu.err")"
+    "$SIM" run --raw --image "$file" "${args[@]}" >"$TMP/host.txt" 2>"$TMP/host.err" ||
+        fail "charlstm-sim failed on $name ${args[*]}: $(cat "$TMP/host.err")"
+    "${QEMU[@]}" --image "$file" "${args[@]}" >"$TMP/qemu.txt" 2>"$TMP/qemu.err" ||
+        fail "qemu.sh failed on $name ${args[*]}: $(cat "$TMP/qemu.err")"
     cmp -s "$TMP/host.txt" "$TMP/qemu.txt" ||
-        fail "output differs on $(basename "$blob") ${args[*]} ($(wc -c <"$TMP/host.txt") host bytes vs $(wc -c <"$TMP/qemu.txt") QEMU bytes): $(cmp "$TMP/host.txt" "$TMP/qemu.txt" || true)"
-    [ -s "$TMP/qemu.txt" ] || fail "no output on $(basename "$blob") ${args[*]}"
+        fail "output differs on $name ${args[*]} ($(wc -c <"$TMP/host.txt") host bytes vs $(wc -c <"$TMP/qemu.txt") QEMU bytes): $(cmp "$TMP/host.txt" "$TMP/qemu.txt" || true)"
+    [ -s "$TMP/qemu.txt" ] || fail "no output on $name ${args[*]}"
+    local ipc ram
     ipc=$(sed -n 's/^instructions_per_char: //p' "$TMP/qemu.err")
-    [ -n "$ipc" ] || fail "no instructions_per_char on $(basename "$blob") ${args[*]}"
-    printf 'ci-qemu: ok %-14s %-60s %s bytes, %s instructions/char\n' "$(basename "$blob")" \
-        "${args[*]}" "$(wc -c <"$TMP/qemu.txt")" "$ipc" >&2
+    ram=$(sed -n 's/^ram_bytes: //p' "$TMP/qemu.err")
+    BUDGET=$(sed -n 's/^ram_budget: //p' "$TMP/qemu.err")
+    [ -n "$ipc" ] && [ -n "$ram" ] && [ -n "$BUDGET" ] || fail "no figures on $name ${args[*]}: $(cat "$TMP/qemu.err")"
+    [ "$ram" -le "$BUDGET" ] || fail "RAM $ram B is over the firmware's budget of $BUDGET B on $name ${args[*]}"
+    cp "$TMP/qemu.err" "$TMP/figures.err"
+    printf 'ci-qemu: ok %-14s %-60s %s bytes, %s instructions/char, RAM %s B\n' "$name" \
+        "${args[*]}" "$(wc -c <"$TMP/qemu.txt")" "$ipc" "$ram" >&2
 }
-for blob in "${BLOBS[@]}"; do
+for b in "${BLOBS[@]}"; do
+    hex=$(image "$b")
     for case in "${CASES[@]}"; do
-        check "$blob" "$case"
+        check "$hex" "$case"
     done
 done
-for blob in "${SHAPES[@]}"; do
+for b in "${SHAPES[@]}"; do
+    hex=$(image "$b")
     for case in "${SHAPE_CASES[@]}"; do
-        check "$blob" "$case"
+        check "$hex" "$case"
     done
 done
+# A bin image (the simulator's whole flash) boots the same, loaded from its header page on.
+"$SIM" flash "$TMP/int8.blob" --board "$BOARD" --image "$TMP/int8.bin" >/dev/null
+check "$TMP/int8.bin" "${CASES[1]}"
 
 # ---------------------------------------------------------------------------
-# Errors must fail the run and say why
+# Refusals: each side must fail and name the same kind
 
-head -c 2000 "$TMP/int8.blob" >"$TMP/truncated.blob"
-if "$QEMU" --blob "$TMP/truncated.blob" --chars 5 >/dev/null 2>"$TMP/err"; then
-    fail "a truncated blob was accepted"
-fi
-grep -q "rejected by the loader" "$TMP/err" || fail "no loader error for a truncated blob: $(cat "$TMP/err")"
-cargo run -q --release -p charlstm-tests --example random-blob -- "$TMP/h256.blob" 256 1 int8 3
-if "$QEMU" --blob "$TMP/h256.blob" --chars 5 >/dev/null 2>"$TMP/err"; then
+refused() { # KIND FILE [run flags...]: both sides refuse FILE with KIND
+    local kind=$1 file=$2
+    shift 2
+    if "$SIM" run --raw --image "$file" --chars 5 "$@" >/dev/null 2>"$TMP/host.err"; then
+        fail "charlstm-sim accepted $(basename "$file") (expected $kind)"
+    fi
+    grep -q "$kind: " "$TMP/host.err" || fail "charlstm-sim: no $kind error for $(basename "$file"): $(cat "$TMP/host.err")"
+    if "${QEMU[@]}" --image "$file" --chars 5 --timeout 60 >/dev/null 2>"$TMP/qemu.err"; then
+        fail "the firmware accepted $(basename "$file") (expected $kind)"
+    fi
+    grep -q "reports: $kind: " "$TMP/qemu.err" || fail "firmware: no $kind error for $(basename "$file"): $(cat "$TMP/qemu.err")"
+    echo "ci-qemu: ok refused $(basename "$file"): $kind on both sides" >&2
+}
+# Offsets from the simulator's own description of the image: no address is written here.
+OFFSET=$("$SIM" info --image "$TMP/int8.bin" | sed -n 's/.*header at 0x[0-9a-f]* (flash offset \(0x[0-9a-f]*\)).*/\1/p')
+[ -n "$OFFSET" ] || fail "charlstm-sim info names no header address"
+flip() { # IN OUT OFFSET: OUT is IN with the byte at OFFSET inverted
+    cp "$1" "$2"
+    local byte
+    byte=$(od -An -tu1 -j "$3" -N1 "$1" | tr -d ' ')
+    printf "$(printf '\\%03o' $((255 - byte)))" | dd of="$2" bs=1 seek="$3" conv=notrunc status=none
+}
+flip "$TMP/int8.bin" "$TMP/bad-header.bin" $((OFFSET + 20))
+refused header-crc "$TMP/bad-header.bin"
+flip "$TMP/int8.bin" "$TMP/bad-blob.bin" $((OFFSET + 256 + 1000))
+refused blob-crc "$TMP/bad-blob.bin"
+# Another board whose header sits where this board's firmware looks: the same bytes, so the
+# same kind on both sides (the simulator told to boot it as this board).
+OTHER=nrf52840
+"$SIM" flash "$TMP/int8.blob" --board "$OTHER" --image "$TMP/other.bin" >/dev/null
+refused board "$TMP/other.bin" --board "$BOARD"
+# Nothing flashed: an erased model region (the simulator's erased flash reads 0xFF, QEMU's
+# unwritten memory 0x00; both are erased).
+head -c "$(stat -c %s "$TMP/int8.bin")" /dev/zero | tr '\0' '\377' >"$TMP/erased.bin"
+refused erased "$TMP/erased.bin" --board "$BOARD"
+
+# The firmware's own refusals: a blob above its capacities, a prime outside the vocabulary.
+blob "$TMP/h256.blob" 256 1 int8 3
+if "${QEMU[@]}" --blob "$TMP/h256.blob" --chars 5 >/dev/null 2>"$TMP/err"; then
     fail "a blob above the firmware's capacity (H=256 > 128) was accepted"
 fi
-grep -q "rejected by the loader" "$TMP/err" || fail "no capacity error for H=256: $(cat "$TMP/err")"
-if "$QEMU" --blob "$TMP/int8.blob" --prime "ABC" --chars 5 >/dev/null 2>"$TMP/err"; then
+grep -q "reports: model:.*at most 128" "$TMP/err" || fail "no capacity error for H=256: $(cat "$TMP/err")"
+if "${QEMU[@]}" --image "$(image "$TMP/int8.blob")" --prime "ABC" --chars 5 >/dev/null 2>"$TMP/err"; then
     fail "a prime outside the vocabulary was accepted"
 fi
-grep -q "not in the model's vocabulary" "$TMP/err" || fail "no prime error: $(cat "$TMP/err")"
+grep -q "reports: prime:.*not in the model's vocabulary" "$TMP/err" || fail "no prime error: $(cat "$TMP/err")"
 
-grep -E '^(flash|ram|instructions_per)' "$TMP/qemu.err" >&2 || true
-echo "ci-qemu: all $n runs byte-identical to charlstm-sim; error cases fail as they should" >&2
+grep -E '^(code_bytes|ram_bytes|ram_budget|instructions_per)' "$TMP/figures.err" >&2 || true
+echo "ci-qemu: all $n runs byte-identical to charlstm-sim, RAM within the $BUDGET B budget; damaged images refused by both sides" >&2

@@ -31,8 +31,9 @@ pub trait Hardware {
     fn code_bytes(&self) -> u32;
     /// RAM used so far: statics plus the stack's high-water mark.
     fn ram_bytes(&self) -> u32;
-    /// `quit`: a QEMU build exits with `status` and does not return; a build for real
-    /// hardware returns `false`.
+    /// Stops the device with `status`: a QEMU build exits and does not return; hardware that
+    /// cannot stop returns `false` and the console goes on (a host test harness returns
+    /// `true`, and [`run`] returns `status`).
     fn quit(&mut self, status: ExitStatus) -> bool;
     /// `reset`: a system reset; the device boots again and sends its ready line.
     fn reset(&mut self) -> !;
@@ -87,7 +88,9 @@ pub fn run<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
         Ok(model) => model,
         Err(e) => loop {
             write_line(hw, format_args!("error {e}"));
-            hw.quit(ExitStatus::Failure);
+            if hw.quit(ExitStatus::Failure) {
+                return ExitStatus::Failure;
+            }
             while line.current.read(hw).is_none() {}
             line.clear();
         },
@@ -112,14 +115,15 @@ pub fn run<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
             Ok(Request::Reset) => hw.reset(),
             Ok(Request::Quit) => {
                 write_line(hw, format_args!("bye"));
-                if !hw.quit(ExitStatus::Success) {
-                    write_line(
-                        hw,
-                        format_args!(
-                            "error unsupported: this build runs on hardware and cannot quit (reset restarts it)"
-                        ),
-                    );
+                if hw.quit(ExitStatus::Success) {
+                    return ExitStatus::Success;
                 }
+                write_line(
+                    hw,
+                    format_args!(
+                        "error unsupported: this build runs on hardware and cannot quit (reset restarts it)"
+                    ),
+                );
             }
             Err(e) => write_line(hw, format_args!("error {}: {e}", e.kind())),
         }
@@ -219,7 +223,8 @@ fn generate<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
     let mut interrupted = false;
     let mut utf8 = [0; 4];
     while made_chars < g.chars {
-        if let Some(b) = hw.read_byte() {
+        // Once a whole next line is in, further bytes wait in the UART.
+        if let Some(b) = (!pending.ended).then(|| hw.read_byte()).flatten() {
             if b == INTERRUPT {
                 interrupted = true;
                 break;
@@ -292,9 +297,6 @@ impl Pending {
     /// Takes one received byte: CR or LF ends the line (an empty line is no line), Ctrl-C
     /// discards it, past [`LINE_MAX`] bytes the rest is dropped and the line is refused.
     fn push(&mut self, b: u8) {
-        if self.ended {
-            return; // one line is kept; a client waits for each reply
-        }
         match b {
             b'\r' | b'\n' => self.ended = self.len > 0 || self.too_long,
             INTERRUPT => self.reset(),
