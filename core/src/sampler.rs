@@ -6,8 +6,6 @@
 //! rank the lower id first, so the kept set is the same on every target. The RNG is
 //! `rand_xorshift` seeded from a u64 (via `SeedableRng::seed_from_u64`, so seed 0 is fine).
 
-use core::cmp::Ordering;
-
 use rand_core::{Rng, SeedableRng};
 use rand_xorshift::XorShiftRng;
 
@@ -126,12 +124,16 @@ impl Sampler {
     }
 }
 
-/// Whether id `a` ranks after id `b`: lower probability, or the same and a higher id.
-/// `total_cmp` makes it a total order (NaN included), so every correct sort gives one result.
-fn ranks_after(p: &[f32], a: u16, b: u16) -> bool {
-    let pa = p.get(a as usize).copied().unwrap_or(0.0);
-    let pb = p.get(b as usize).copied().unwrap_or(0.0);
-    pb.total_cmp(&pa).then(a.cmp(&b)) == Ordering::Greater
+/// `p[id]` as an integer that orders as `f32::total_cmp` does (NaN and -0.0 included).
+fn key(p: &[f32], id: u16) -> i32 {
+    let bits = p.get(id as usize).copied().unwrap_or(0.0).to_bits() as i32;
+    bits ^ (((bits >> 31) as u32) >> 1) as i32
+}
+
+/// Whether id `a` (with key `ka`) ranks after id `b`: a lower probability, or the same and a
+/// higher id. A total order, so every correct sort gives the same result.
+fn ranks_after(ka: i32, a: u16, kb: i32, b: u16) -> bool {
+    ka < kb || (ka == kb && a > b)
 }
 
 /// Sorts the ids in `order` best first by `ranks_after` (probability descending, ties by id).
@@ -153,17 +155,19 @@ fn rank(order: &mut [u16], p: &[f32]) {
 /// Moves the id at `root` down `heap` until neither child ranks after it.
 fn sift_down(heap: &mut [u16], mut root: usize, p: &[f32]) {
     let Some(&id) = heap.get(root) else { return };
+    let k = key(p, id);
     loop {
         let mut child = 2 * root + 1;
         let Some(&left) = heap.get(child) else { break };
-        let mut worst = left;
-        if let Some(&right) = heap.get(child + 1)
-            && ranks_after(p, right, worst)
-        {
-            child += 1;
-            worst = right;
+        let (mut worst, mut worst_key) = (left, key(p, left));
+        if let Some(&right) = heap.get(child + 1) {
+            let right_key = key(p, right);
+            if ranks_after(right_key, right, worst_key, worst) {
+                child += 1;
+                (worst, worst_key) = (right, right_key);
+            }
         }
-        if !ranks_after(p, worst, id) {
+        if !ranks_after(worst_key, worst, k, id) {
             break;
         }
         if let Some(slot) = heap.get_mut(root) {
