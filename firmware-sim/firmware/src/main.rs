@@ -12,7 +12,7 @@
 
 mod board;
 
-use charlstm_device::console::{self, ExitStatus};
+use charlstm_device::console;
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 
 /// Capacities: the bundled Nietzsche model is H=128, V=57, L=1; V=96 leaves room for any
@@ -46,14 +46,12 @@ fn flash_from_header() -> &'static [u8] {
 
 #[exception]
 unsafe fn HardFault(_frame: &ExceptionFrame) -> ! {
-    board::fault_line(b"error fault: hard fault\n");
-    board::exit(ExitStatus::Failure)
+    board::fatal(b"error fault: hard fault\n")
 }
 
 /// Nothing in the firmware is expected to panic; if something does, a fixed line (no
 /// formatting of the panic message) and a failed exit.
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
-    board::fault_line(b"error fault: panic\n");
-    board::exit(ExitStatus::Failure)
+    board::fatal(b"error fault: panic\n")
 }

@@ -17,7 +17,9 @@ use charlstm_device::console::ExitStatus;
 #[cfg(feature = "mps2-an386")]
 mod mps2_an386;
 #[cfg(feature = "mps2-an386")]
-pub use mps2_an386::{Mps2An386 as Hw, fault_line};
+pub use mps2_an386::Mps2An386 as Hw;
+#[cfg(feature = "mps2-an386")]
+use mps2_an386::fault_line;
 
 /// This build's entry of the board table: the one build.rs generated memory.x from.
 pub const BOARD: &Board = board_named(env!("CHARLSTM_BOARD"));
@@ -137,6 +139,14 @@ pub fn exit(status: ExitStatus) -> ! {
 #[cfg(not(feature = "qemu"))]
 pub fn exit(_status: ExitStatus) -> ! {
     halt()
+}
+
+/// A fault or panic: sends the fixed `line` on the UART and ends with failure. One copy,
+/// shared by the handlers; nothing in it formats.
+#[inline(never)]
+pub fn fatal(line: &[u8]) -> ! {
+    fault_line(line);
+    exit(ExitStatus::Failure)
 }
 
 /// Stops here for good (until a reset).
