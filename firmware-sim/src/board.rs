@@ -1,14 +1,20 @@
-//! Board profiles: the published flash, RAM and core figures of the microcontrollers the
-//! simulator stands in for, and the budget check that decides whether a model fits one.
+//! Board profiles and the budget check that decides whether a model fits one.
+//!
+//! The table itself (flash base and size, firmware reservation, RAM and the firmware's RAM
+//! budget, UF2 family) lives once, in `charlstm_device::board`, which the firmware shares;
+//! this module re-exports it and adds the std side: `--board` parsing, the budget check
+//! and the way a board is shown in messages.
 //!
 //! Every profile has the same flash map (docs/flash-layout.md): firmware code in the first
 //! `firmware` bytes, a partition header page, then the model region up to the end of flash.
 //! RAM: [`RAM_RESERVE`] for the firmware's stack and runtime, the rest for the model view
-//! and the generator's state (a build sized for the model, see `footprint`).
+//! and the generator's state (a build sized for the model, see `footprint`), all within the
+//! board's `ram_budget`.
 
 use std::fmt;
 
-use crate::flash::HEADER_PAGE;
+pub use charlstm_device::board::{BOARDS, Board, DEFAULT_BOARD, HEADER_PAGE, find};
+
 use crate::footprint::Build;
 
 /// RAM kept for the firmware itself: an 8 KiB stack (the generation target) plus 4 KiB of
@@ -16,98 +22,6 @@ use crate::footprint::Build;
 pub const STACK_RESERVE: u32 = 8 * 1024;
 /// See [`STACK_RESERVE`].
 pub const RAM_RESERVE: u32 = STACK_RESERVE + 4 * 1024;
-
-/// One microcontroller board, with its datasheet figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Board {
-    /// The name used on the command line and stored in flash images (<= 16 ASCII bytes).
-    pub name: &'static str,
-    /// What it is, for humans.
-    pub part: &'static str,
-    /// CPU core.
-    pub core: &'static str,
-    /// Whether the core has a hardware FPU (the core's f32 cell math is soft-float without).
-    pub fpu: bool,
-    /// Core clock, MHz.
-    pub clock_mhz: u32,
-    /// Bytes of flash (the flash image is exactly this long).
-    pub flash: u32,
-    /// Flash reserved for firmware code from offset 0; the partition header follows it.
-    /// Sized for the Cortex-M build (about 95 KiB with formatting, docs/flash-layout.md).
-    pub firmware: u32,
-    /// Address where flash is mapped (documentation; images are offsets from here).
-    pub flash_base: u32,
-    /// Bytes of RAM.
-    pub ram: u32,
-}
-
-/// The profiles, smallest flash first. Figures from each vendor's datasheet.
-pub const BOARDS: &[Board] = &[
-    Board {
-        name: "stm32f103",
-        part: "STM32F103xB (\"blue pill\"), 128 KiB flash, 20 KiB SRAM",
-        core: "Cortex-M3",
-        fpu: false,
-        clock_mhz: 72,
-        flash: 128 * 1024,
-        firmware: 48 * 1024,
-        flash_base: 0x0800_0000,
-        ram: 20 * 1024,
-    },
-    Board {
-        name: "stm32f411",
-        part: "STM32F411xE (\"black pill\", Nucleo-F411RE), 512 KiB flash, 128 KiB SRAM",
-        core: "Cortex-M4F",
-        fpu: true,
-        clock_mhz: 100,
-        flash: 512 * 1024,
-        firmware: 128 * 1024,
-        flash_base: 0x0800_0000,
-        ram: 128 * 1024,
-    },
-    Board {
-        name: "nrf52840",
-        part: "Nordic nRF52840, 1 MiB flash, 256 KiB RAM",
-        core: "Cortex-M4F",
-        fpu: true,
-        clock_mhz: 64,
-        flash: 1024 * 1024,
-        firmware: 128 * 1024,
-        flash_base: 0x0000_0000,
-        ram: 256 * 1024,
-    },
-    Board {
-        name: "rp2040",
-        part: "Raspberry Pi RP2040 (Pico: 2 MiB external QSPI flash), 264 KiB SRAM",
-        core: "Cortex-M0+ (dual, no FPU)",
-        fpu: false,
-        clock_mhz: 133,
-        flash: 2 * 1024 * 1024,
-        firmware: 128 * 1024,
-        flash_base: 0x1000_0000,
-        ram: 264 * 1024,
-    },
-    Board {
-        name: "mps2-an386",
-        part: "Arm MPS2 AN386 (the QEMU machine): 4 MiB code SSRAM used as flash, 4 MiB RAM",
-        core: "Cortex-M4F",
-        fpu: true,
-        clock_mhz: 25,
-        flash: 4 * 1024 * 1024,
-        firmware: 128 * 1024,
-        flash_base: 0x0000_0000,
-        ram: 4 * 1024 * 1024,
-    },
-];
-
-/// The board used when none is named: the QEMU machine the Cortex-M firmware runs on, so
-/// `charlstm-sim run` accepts the same models as the QEMU firmware.
-pub const DEFAULT_BOARD: &str = "mps2-an386";
-
-/// The profile called `name`.
-pub fn find(name: &str) -> Option<&'static Board> {
-    BOARDS.iter().find(|b| b.name == name)
-}
 
 /// clap value parser for `--board`.
 pub fn parse(name: &str) -> Result<&'static Board, String> {
@@ -131,8 +45,8 @@ pub struct Fit {
     pub blob: usize,
     /// RAM the firmware needs: [`RAM_RESERVE`] plus the sized build's view and state.
     pub ram_needed: usize,
-    /// The board's RAM.
-    pub ram: u32,
+    /// The firmware's RAM budget on the board (`Board::ram_budget`, its linker map's RAM).
+    pub ram_budget: u32,
 }
 
 impl Fit {
@@ -140,9 +54,9 @@ impl Fit {
     pub fn flash_over(&self) -> usize {
         self.blob.saturating_sub(self.model_region as usize)
     }
-    /// Bytes the RAM need is over the board's RAM (0 if it fits).
+    /// Bytes the RAM need is over the firmware's RAM budget (0 if it fits).
     pub fn ram_over(&self) -> usize {
-        self.ram_needed.saturating_sub(self.ram as usize)
+        self.ram_needed.saturating_sub(self.ram_budget as usize)
     }
     /// Both budgets hold.
     pub fn fits(&self) -> bool {
@@ -150,33 +64,29 @@ impl Fit {
     }
 }
 
-impl Board {
-    /// Offset of the partition header: right after the firmware reservation.
-    pub fn header_offset(&self) -> u32 {
-        self.firmware
-    }
-    /// Offset of the model region: after the header's page.
-    pub fn model_offset(&self) -> u32 {
-        self.firmware + HEADER_PAGE
-    }
-    /// Bytes available to a blob.
-    pub fn model_region(&self) -> u32 {
-        self.flash - self.model_offset()
-    }
-
+/// The budget check, for the board table of `charlstm_device` (a trait, since that crate
+/// owns `Board`).
+pub trait Budget {
     /// Checks a blob of `blob` bytes needing `build`'s RAM against this board.
-    pub fn fit(&self, blob: usize, build: &Build) -> Fit {
+    fn fit(&self, blob: usize, build: &Build) -> Fit;
+    /// `Err` with a one-line message naming the budget and the overshoot if the model does
+    /// not fit.
+    fn check(&self, what: &str, blob: usize, build: &Build) -> Result<Fit, String>;
+    /// The board for messages: `name (core @ clock, flash, RAM)`.
+    fn shown(&self) -> Shown<'_>;
+}
+
+impl Budget for Board {
+    fn fit(&self, blob: usize, build: &Build) -> Fit {
         Fit {
             model_region: self.model_region(),
             blob,
             ram_needed: RAM_RESERVE as usize + build.total(),
-            ram: self.ram,
+            ram_budget: self.ram_budget,
         }
     }
 
-    /// `Err` with a one-line message naming the budget and the overshoot if the model does
-    /// not fit.
-    pub fn check(&self, what: &str, blob: usize, build: &Build) -> Result<Fit, String> {
+    fn check(&self, what: &str, blob: usize, build: &Build) -> Result<Fit, String> {
         let fit = self.fit(blob, build);
         let bigger = |flash: bool| {
             let next = BOARDS.iter().find(|b| {
@@ -208,31 +118,40 @@ impl Board {
         }
         if fit.ram_over() > 0 {
             return Err(format!(
-                "{what} needs {} bytes of RAM ({} KiB firmware stack+runtime + {} bytes for a {} build) but {} has {} bytes: over by {} bytes ({})",
+                "{what} needs {} bytes of RAM ({} KiB firmware stack+runtime + {} bytes for a {} build) but {}'s firmware RAM budget is {} bytes: over by {} bytes ({})",
                 fit.ram_needed,
                 RAM_RESERVE / 1024,
                 build.total(),
                 build,
                 self.name,
-                self.ram,
+                self.ram_budget,
                 fit.ram_over(),
                 bigger(false)
             ));
         }
         Ok(fit)
     }
+
+    fn shown(&self) -> Shown<'_> {
+        Shown(self)
+    }
 }
 
-impl fmt::Display for Board {
+/// A board as messages show it (see [`Budget::shown`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Shown<'a>(pub &'a Board);
+
+impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
         write!(
             f,
             "{} ({} @ {} MHz, {} KiB flash, {} KiB RAM)",
-            self.name,
-            self.core,
-            self.clock_mhz,
-            self.flash / 1024,
-            self.ram / 1024
+            b.name,
+            b.core,
+            b.clock_mhz,
+            b.flash / 1024,
+            b.ram / 1024
         )
     }
 }
@@ -242,15 +161,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_fit_the_image_header_and_are_unique() {
-        for (i, b) in BOARDS.iter().enumerate() {
-            assert!(b.name.len() <= 16 && b.name.is_ascii());
-            assert!(BOARDS[i + 1..].iter().all(|o| o.name != b.name));
-            assert!(b.flash > b.model_offset(), "{} has no model region", b.name);
-            // Boot tells boards apart by flash size (flash::boot).
-            assert!(BOARDS[i + 1..].iter().all(|o| o.flash != b.flash));
-        }
-        assert!(find(DEFAULT_BOARD).is_some());
+    fn ram_is_checked_against_the_firmware_budget_not_the_boards_ram() {
+        // mps2-an386 has 4 MiB of RAM, but its firmware is given a small MCU's 16 KiB.
+        let b = find(DEFAULT_BOARD).unwrap();
+        assert!(b.ram_budget < b.ram);
+        let big = crate::footprint::smallest_build(512, 1024, 2).unwrap();
+        let fit = b.fit(100, &big);
+        assert_eq!(fit.ram_budget, b.ram_budget);
+        assert!(fit.ram_over() > 0 && fit.ram_needed < b.ram as usize);
+        let err = b.check("m", 100, &big).unwrap_err();
+        assert!(err.contains("RAM budget is 16384 bytes"), "{err}");
+        assert!(parse("arduino-uno").unwrap_err().contains(&names()));
+        assert!(
+            b.shown()
+                .to_string()
+                .starts_with("mps2-an386 (Cortex-M4F @ 25 MHz")
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::board::Board;
 use crate::bundled::BUNDLED_BLOB;
 use crate::flash::{self, Boot};
 use crate::footprint::{SIM_H, SIM_L, SIM_V, SimModel};
+use crate::formats::{self, Format};
 use crate::probe::{self, StackUse};
 use crate::uart::Uart;
 
@@ -42,25 +43,39 @@ pub enum Source {
     Bundled,
 }
 
-/// The bytes of a source: a whole flash image or a blob.
+/// The bytes of a source: a whole flash image (a HEX or UF2 file already laid out as the
+/// board's flash) or a blob.
 #[derive(Debug)]
 pub struct Flash {
     pub source: Source,
     pub bytes: Cow<'static, [u8]>,
+    /// The file format an image was read from (`None` for a blob).
+    pub format: Option<Format>,
 }
 
 impl Flash {
     /// Reads the file (or takes the bundled bytes).
     pub fn read(source: Source) -> anyhow::Result<Flash> {
+        let mut format = None;
         let bytes = match &source {
-            Source::Image(path) | Source::Blob(path) => Cow::Owned(read_file(path)?),
+            Source::Image(path) => {
+                let decoded = formats::decode(read_file(path)?, path)
+                    .with_context(|| path.display().to_string())?;
+                format = Some(decoded.format);
+                Cow::Owned(decoded.image)
+            }
+            Source::Blob(path) => Cow::Owned(read_file(path)?),
             Source::Bundled => Cow::Borrowed(BUNDLED_BLOB.ok_or_else(|| {
                 anyhow!(
                     "this build has no bundled model: pass --blob or --image, or train one: see README"
                 )
             })?),
         };
-        Ok(Flash { source, bytes })
+        Ok(Flash {
+            source,
+            bytes,
+            format,
+        })
     }
 
     /// How to name this source in messages.
@@ -71,16 +86,12 @@ impl Flash {
         }
     }
 
-    /// Boots an image (the blob is its model region's slice) as `board`'s flash, or as the
-    /// board its length tells; hands out a blob as is.
+    /// Boots an image (the blob is its model region's slice) as the board its header names,
+    /// which `board` (from `--board`) must agree with; hands out a blob as is.
     pub fn blob(&self, board: Option<&'static Board>) -> anyhow::Result<(&[u8], Option<Boot<'_>>)> {
         match self.source {
             Source::Image(_) => {
-                let boot = match board {
-                    Some(board) => flash::boot_on(&self.bytes, board),
-                    None => flash::boot(&self.bytes),
-                };
-                let boot = boot.with_context(|| self.label())?;
+                let boot = flash::boot(&self.bytes, board).with_context(|| self.label())?;
                 Ok((boot.blob, Some(boot)))
             }
             Source::Blob(_) | Source::Bundled => Ok((&self.bytes, None)),

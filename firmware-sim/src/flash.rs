@@ -9,197 +9,92 @@
 //! ```
 //!
 //! New weights only rewrite the header page and the model region, so a firmware never has
-//! to be rebuilt for them. The firmware knows its board, so it knows F; the simulator tells
-//! the board from the image's length (each profile's flash size differs) or `--board`.
+//! to be rebuilt for them. The header and its checks are `charlstm_device::image`, the code
+//! a firmware boots with; the board table is `charlstm_device::board`. A firmware knows its
+//! board, so it knows F; the simulator reads the board from the header (§4): it tries each
+//! board's header offset and takes the board the header found there names.
 
 use std::fmt;
 
-use charlstm_core::CRC32;
+pub use charlstm_device::image::{
+    ERASED, HEADER_LEN, ImageError, LAYOUT_VERSION, PART_MAGIC, PartitionHeader, read_partition,
+};
 
-use crate::board::{self, Board};
-
-/// Bytes of the header proper (spec §2).
-pub const HEADER_LEN: usize = 64;
-/// The header owns one 256-byte page (a flash program unit on every profile).
-pub const HEADER_PAGE: u32 = 256;
-/// First eight bytes of the header (spec §2).
-pub const PART_MAGIC: [u8; 8] = *b"CLSMPART";
-/// The layout version this build writes and boots (spec §2).
-pub const LAYOUT_VERSION: u16 = 1;
-/// Value of erased NOR flash.
-pub const ERASED: u8 = 0xFF;
+use crate::board::{BOARDS, Board};
 
 // ---------------------------------------------------------------------------
-// The partition header (spec §2)
-
-/// The partition header, all integers little-endian.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PartitionHeader {
-    /// Total flash bytes: the image's length.
-    pub flash_size: u32,
-    /// Offset of the model region from the start of flash.
-    pub model_offset: u32,
-    /// Bytes of the model region.
-    pub model_len: u32,
-    /// Bytes of the blob at the start of the model region.
-    pub blob_len: u32,
-    /// CRC-32 (ISO-HDLC, as the blob's own) of the blob's bytes.
-    pub blob_crc: u32,
-    /// Board the image was written for, ASCII, NUL padded.
-    pub board: [u8; 16],
-}
-
-impl PartitionHeader {
-    /// The header for `blob` on `board`.
-    pub fn new(board: &Board, blob: &[u8]) -> Self {
-        let mut name = [0u8; 16];
-        name[..board.name.len()].copy_from_slice(board.name.as_bytes());
-        PartitionHeader {
-            flash_size: board.flash,
-            model_offset: board.model_offset(),
-            model_len: board.model_region(),
-            blob_len: blob.len() as u32,
-            blob_crc: CRC32.checksum(blob),
-            board: name,
-        }
-    }
-
-    /// The board name as stored.
-    pub fn board_name(&self) -> String {
-        let end = self.board.iter().position(|&b| b == 0).unwrap_or(16);
-        String::from_utf8_lossy(&self.board[..end]).into_owned()
-    }
-
-    /// Spec §2, byte for byte.
-    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
-        let mut b = [0u8; HEADER_LEN];
-        b[0..8].copy_from_slice(&PART_MAGIC);
-        b[8..10].copy_from_slice(&LAYOUT_VERSION.to_le_bytes());
-        b[10..12].copy_from_slice(&(HEADER_LEN as u16).to_le_bytes());
-        b[12..16].copy_from_slice(&self.flash_size.to_le_bytes());
-        b[16..20].copy_from_slice(&self.model_offset.to_le_bytes());
-        b[20..24].copy_from_slice(&self.model_len.to_le_bytes());
-        b[24..28].copy_from_slice(&self.blob_len.to_le_bytes());
-        b[28..32].copy_from_slice(&self.blob_crc.to_le_bytes());
-        b[32..48].copy_from_slice(&self.board);
-        // 48..60 reserved, zero.
-        let crc = CRC32.checksum(&b[..60]);
-        b[60..64].copy_from_slice(&crc.to_le_bytes());
-        b
-    }
-
-    /// Parses and checks the header bytes (spec §2, §4).
-    pub fn from_bytes(b: &[u8; HEADER_LEN]) -> Result<Self, BootError> {
-        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        if b.iter().all(|&x| x == ERASED) {
-            return Err(BootError::Erased);
-        }
-        if b[0..8] != PART_MAGIC {
-            return Err(BootError::BadMagic);
-        }
-        let stored = u32_at(60);
-        let computed = CRC32.checksum(&b[..60]);
-        if stored != computed {
-            return Err(BootError::HeaderChecksum { stored, computed });
-        }
-        let version = u16::from_le_bytes([b[8], b[9]]);
-        let len = u16::from_le_bytes([b[10], b[11]]);
-        if version != LAYOUT_VERSION || len as usize != HEADER_LEN {
-            return Err(BootError::Version { found: version });
-        }
-        let mut board = [0u8; 16];
-        board.copy_from_slice(&b[32..48]);
-        Ok(PartitionHeader {
-            flash_size: u32_at(12),
-            model_offset: u32_at(16),
-            model_len: u32_at(20),
-            blob_len: u32_at(24),
-            blob_crc: u32_at(28),
-            board,
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Boot: find and check the model region (spec §4)
+// Boot: find the board, then check the model region (spec §4)
 
 /// Why an image does not boot (spec §4 lists each with its check).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BootError {
-    /// The image's length is no board's flash size (truncated or padded).
-    UnknownSize { len: usize },
-    /// The image's length is not the named board's flash size.
-    WrongBoardSize {
+    /// The device's boot check failed (its Display starts with the stable kind word).
+    Image(ImageError),
+    /// No board's header place holds a partition header (`what`: "offset" or "address").
+    NotAnImage {
+        what: &'static str,
+        places: Vec<u64>,
+    },
+    /// The header names a board this build's table does not have.
+    UnknownBoard { name: String },
+    /// The header names a board whose header lives elsewhere: the image is laid out for
+    /// another board than the one it claims.
+    Misplaced { board: &'static str, found_at: u64 },
+    /// The image's length is not the flash size of the board its header names.
+    WrongLength {
         board: &'static str,
         flash: u32,
         len: usize,
     },
-    /// The header bytes are all 0xFF: nothing was flashed.
-    Erased,
-    /// No partition header magic at the board's header offset.
-    BadMagic,
-    /// The header's own CRC does not match.
-    HeaderChecksum { stored: u32, computed: u32 },
-    /// A layout version or header length this build does not read.
-    Version { found: u16 },
-    /// The header names another board than the one whose flash this is.
-    BoardMismatch { header: String, board: &'static str },
-    /// The model region or blob lies outside the flash.
-    Region,
-    /// The blob bytes do not match the header's CRC.
-    BlobChecksum { stored: u32, computed: u32 },
+    /// `--board` names another board than the image's header.
+    BoardArg {
+        arg: &'static str,
+        header: &'static str,
+    },
 }
 
 impl fmt::Display for BootError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let reflash = "re-flash it with `charlstm-sim flash BLOB --image FILE`";
         match self {
-            BootError::UnknownSize { len } => write!(
+            BootError::Image(e) => write!(f, "{e} ({reflash})"),
+            BootError::NotAnImage { what, places } => write!(
                 f,
-                "image is {len} bytes, which is no board's flash size ({}): truncated or not a flash image ({reflash})",
-                board::BOARDS
+                "not a charlstm flash image: no partition header at any board's header {what} ({}) (a blob goes in with --blob; {reflash})",
+                places
                     .iter()
-                    .map(|b| format!("{} {}", b.name, b.flash))
+                    .map(|p| format!("{p:#x}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            BootError::WrongBoardSize { board, flash, len } => write!(
+            BootError::UnknownBoard { name } => write!(
                 f,
-                "image is {len} bytes but {board}'s flash is {flash} bytes: truncated, or made for another board ({reflash})"
+                "its partition header names board `{name}`, which this build does not know (known: {}; {reflash})",
+                crate::board::names()
             ),
-            BootError::Erased => write!(
+            BootError::Misplaced { board, found_at } => write!(
                 f,
-                "no model flashed: the partition header is erased ({reflash})"
+                "its partition header at {found_at:#x} names board {board}, whose header is elsewhere: laid out for another board ({reflash})"
             ),
-            BootError::BadMagic => write!(
+            BootError::WrongLength { board, flash, len } => write!(
                 f,
-                "not a charlstm flash image: no partition header after the firmware (a blob goes in with --blob; {reflash})"
+                "image is {len} bytes but its header names {board}, whose flash is {flash} bytes: truncated or padded ({reflash})"
             ),
-            BootError::HeaderChecksum { stored, computed } => write!(
+            BootError::BoardArg { arg, header } => write!(
                 f,
-                "image is corrupt: partition header CRC-32 is {stored:#010x} but its bytes give {computed:#010x} ({reflash})"
-            ),
-            BootError::Version { found } => write!(
-                f,
-                "flash layout version {found}, this build boots version {LAYOUT_VERSION} ({reflash})"
-            ),
-            BootError::BoardMismatch { header, board } => write!(
-                f,
-                "image has {board}'s flash size but its header names board `{header}` ({reflash})"
-            ),
-            BootError::Region => write!(
-                f,
-                "image is corrupt: the header's model region lies outside the flash ({reflash})"
-            ),
-            BootError::BlobChecksum { stored, computed } => write!(
-                f,
-                "model region is corrupt: header says CRC-32 {stored:#010x} but the bytes give {computed:#010x} ({reflash})"
+                "--board {arg} disagrees with the image's partition header, which names {header} (drop --board, or re-flash for {arg} with `charlstm-sim flash BLOB --board {arg} --image FILE`)"
             ),
         }
     }
 }
 
 impl std::error::Error for BootError {}
+
+impl From<ImageError> for BootError {
+    fn from(e: ImageError) -> Self {
+        BootError::Image(e)
+    }
+}
 
 /// A booted image: the header, its board and the blob, borrowed from the image.
 #[derive(Debug, Clone, Copy)]
@@ -210,62 +105,94 @@ pub struct Boot<'a> {
     pub blob: &'a [u8],
 }
 
-/// Boots an image whose board is told by its length (spec §4).
-pub fn boot(image: &[u8]) -> Result<Boot<'_>, BootError> {
-    let board = board::BOARDS
-        .iter()
-        .find(|b| b.flash as usize == image.len())
-        .ok_or(BootError::UnknownSize { len: image.len() })?;
-    boot_on(image, board)
+/// The board whose partition header an image holds (spec §4). `place` is where a board's
+/// header lives (its offset in a bin image, its CPU address in a HEX or UF2 file); `read`
+/// gives the 64 bytes there, `None` if the image does not reach that far.
+///
+/// Each distinct place is tried in table order; a header that parses names the board. When
+/// none does, the most telling failure is reported: a header that is there but damaged
+/// (CRC, version) over an erased one, over no header at all.
+pub fn find_board(
+    what: &'static str,
+    place: impl Fn(&Board) -> u64,
+    read: impl Fn(u64) -> Option<[u8; HEADER_LEN]>,
+) -> Result<&'static Board, BootError> {
+    let mut places: Vec<u64> = Vec::new();
+    let mut best: Option<(u8, BootError)> = None;
+    for b in BOARDS {
+        let at = place(b);
+        if places.contains(&at) {
+            continue;
+        }
+        places.push(at);
+        let (rank, err) = match read(at).map(|bytes| PartitionHeader::parse(&bytes)) {
+            Some(Ok(h)) => match h.named_board() {
+                Some(named) if place(named) == at => return Ok(named),
+                Some(named) => (
+                    3,
+                    BootError::Misplaced {
+                        board: named.name,
+                        found_at: at,
+                    },
+                ),
+                None => (
+                    3,
+                    BootError::UnknownBoard {
+                        name: h.board_name().to_string(),
+                    },
+                ),
+            },
+            Some(Err(e)) => {
+                let rank = match e {
+                    ImageError::BadMagic | ImageError::Region => 0,
+                    ImageError::Erased => 1,
+                    _ => 2,
+                };
+                (rank, e.into())
+            }
+            None => (0, ImageError::Region.into()),
+        };
+        if best.as_ref().is_none_or(|(r, _)| rank > *r) {
+            best = Some((rank, err));
+        }
+    }
+    Err(match best {
+        Some((rank, err)) if rank > 0 => err,
+        _ => BootError::NotAnImage { what, places },
+    })
 }
 
-/// What `board`'s boot code does (spec §4): read the header at its offset, check it, and
-/// hand out the blob's slice of the image.
-pub fn boot_on<'a>(image: &'a [u8], board: &'static Board) -> Result<Boot<'a>, BootError> {
+/// Boots a whole-flash image (spec §4): the board from its header, checked against
+/// `board_arg` if given, then the image's length, then the device's own boot check.
+pub fn boot<'a>(image: &'a [u8], board_arg: Option<&'static Board>) -> Result<Boot<'a>, BootError> {
+    let board = find_board(
+        "offset",
+        |b| b.header_offset() as u64,
+        |at| {
+            let at = usize::try_from(at).ok()?;
+            image.get(at..at.checked_add(HEADER_LEN)?)?.try_into().ok()
+        },
+    )?;
+    if let Some(arg) = board_arg
+        && arg.name != board.name
+    {
+        return Err(BootError::BoardArg {
+            arg: arg.name,
+            header: board.name,
+        });
+    }
     if image.len() != board.flash as usize {
-        return Err(BootError::WrongBoardSize {
+        return Err(BootError::WrongLength {
             board: board.name,
             flash: board.flash,
             len: image.len(),
         });
     }
-    let at = board.header_offset() as usize;
-    let header_bytes: &[u8; HEADER_LEN] = image
-        .get(at..at + HEADER_LEN)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(BootError::Region)?;
-    let header = PartitionHeader::from_bytes(header_bytes)?;
-    let name = header.board_name();
-    if name != board.name {
-        return Err(BootError::BoardMismatch {
-            header: name,
-            board: board.name,
-        });
-    }
-    if header.flash_size != board.flash {
-        return Err(BootError::Region);
-    }
-    let start = header.model_offset as usize;
-    let region_end = start.checked_add(header.model_len as usize);
-    let blob_end = start.checked_add(header.blob_len as usize);
-    let (Some(region_end), Some(blob_end)) = (region_end, blob_end) else {
-        return Err(BootError::Region);
-    };
-    if start < at + HEADER_LEN || region_end > image.len() || blob_end > region_end {
-        return Err(BootError::Region);
-    }
-    let blob = &image[start..blob_end];
-    let computed = CRC32.checksum(blob);
-    if computed != header.blob_crc {
-        return Err(BootError::BlobChecksum {
-            stored: header.blob_crc,
-            computed,
-        });
-    }
+    let p = read_partition(board, &image[board.header_offset() as usize..])?;
     Ok(Boot {
-        header,
+        header: p.header,
         board,
-        blob,
+        blob: p.blob,
     })
 }
 
@@ -335,22 +262,10 @@ pub fn write_image(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::board::find;
 
     fn board() -> &'static Board {
-        board::find("stm32f103").unwrap()
-    }
-
-    #[test]
-    fn header_bytes_are_exactly_the_spec() {
-        let h = PartitionHeader::new(board(), b"blob");
-        let b = h.to_bytes();
-        assert_eq!(&b[0..8], b"CLSMPART");
-        assert_eq!(&b[8..12], &[1, 0, 64, 0]);
-        assert_eq!(&b[12..16], &(128u32 * 1024).to_le_bytes());
-        assert_eq!(&b[16..20], &[0x00, 0xC1, 0x00, 0x00]); // 48 KiB + 256 = 0xC100
-        assert_eq!(&b[24..28], &[4, 0, 0, 0]);
-        assert_eq!(&b[32..42], b"stm32f103\0");
-        assert_eq!(PartitionHeader::from_bytes(&b), Ok(h));
+        find("stm32f103").unwrap()
     }
 
     #[test]
@@ -360,7 +275,7 @@ mod tests {
         old[..4].copy_from_slice(b"FW!!");
         let image = write_image(board(), blob, Some(old)).unwrap();
         assert_eq!(&image[..4], b"FW!!");
-        let booted = boot(&image).unwrap();
+        let booted = boot(&image, None).unwrap();
         assert_eq!(booted.blob, blob);
         assert_eq!(booted.board.name, "stm32f103");
         assert!(
@@ -371,35 +286,82 @@ mod tests {
     }
 
     #[test]
+    fn the_board_comes_from_the_header_not_the_length() {
+        // nrf52840 and mps2-an386 share the header offset 0x20000: only the header's name
+        // tells them apart.
+        for name in ["stm32f103", "stm32f411", "nrf52840", "rp2040", "mps2-an386"] {
+            let b = find(name).unwrap();
+            let image = write_image(b, &[1, 2, 3], None).unwrap();
+            assert_eq!(boot(&image, None).unwrap().board.name, name);
+            assert_eq!(boot(&image, Some(b)).unwrap().board.name, name);
+        }
+        let image = write_image(find("nrf52840").unwrap(), &[1, 2, 3], None).unwrap();
+        let other = find("mps2-an386").unwrap();
+        assert_eq!(
+            boot(&image, Some(other)).unwrap_err(),
+            BootError::BoardArg {
+                arg: "mps2-an386",
+                header: "nrf52840"
+            }
+        );
+        // An nrf52840 header in an image of mps2-an386's length is refused by length.
+        let mut long = image.clone();
+        long.resize(other.flash as usize, ERASED);
+        assert!(matches!(
+            boot(&long, None),
+            Err(BootError::WrongLength {
+                board: "nrf52840",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn every_damage_is_caught() {
         let blob = [7u8; 100];
         let image = write_image(board(), &blob, None).unwrap();
         let at = board().header_offset() as usize;
-        assert_eq!(
-            boot(&image[..at + 10]).unwrap_err(),
-            BootError::UnknownSize { len: at + 10 }
-        );
         assert!(matches!(
-            boot_on(&image[..image.len() - 1], board()),
-            Err(BootError::WrongBoardSize { .. })
+            boot(&image[..at + 10], None),
+            Err(BootError::NotAnImage { .. })
         ));
-        assert_eq!(
-            boot(&vec![ERASED; image.len()]).unwrap_err(),
-            BootError::Erased
-        );
-        assert_eq!(
-            boot(&vec![0; image.len()]).unwrap_err(),
-            BootError::BadMagic
-        );
+        assert!(matches!(
+            boot(&image[..image.len() - 1], None),
+            Err(BootError::WrongLength { .. })
+        ));
+        for erased in [ERASED, 0] {
+            assert_eq!(
+                boot(&vec![erased; image.len()], None).unwrap_err(),
+                BootError::Image(ImageError::Erased)
+            );
+        }
         let mut bad = image.clone();
         bad[at + 20] ^= 1;
-        assert!(matches!(boot(&bad), Err(BootError::HeaderChecksum { .. })));
+        let err = boot(&bad, None).unwrap_err();
+        assert!(matches!(
+            err,
+            BootError::Image(ImageError::HeaderChecksum { .. })
+        ));
+        assert!(err.to_string().starts_with("header-crc: "), "{err}");
         let mut bad = image.clone();
         bad[board().model_offset() as usize + 50] ^= 1;
-        assert!(matches!(boot(&bad), Err(BootError::BlobChecksum { .. })));
+        assert!(matches!(
+            boot(&bad, None),
+            Err(BootError::Image(ImageError::BlobChecksum { .. }))
+        ));
+        let mut bad = image.clone();
+        bad[at + 32..at + 48].copy_from_slice(b"arduino-uno\0\0\0\0\0");
+        let crc = charlstm_core::CRC32.checksum(&bad[at..at + 60]);
+        bad[at + 60..at + 64].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            boot(&bad, None).unwrap_err(),
+            BootError::UnknownBoard {
+                name: "arduino-uno".into()
+            }
+        );
         // Every truncation fails, none panics.
         for len in (0..image.len()).step_by(997) {
-            assert!(boot(&image[..len]).is_err());
+            assert!(boot(&image[..len], None).is_err());
         }
     }
 
@@ -428,7 +390,7 @@ mod tests {
                 image[at + offset] ^= mask;
                 touched_checked_bytes |= offset < HEADER_LEN || (256..356).contains(&offset);
             }
-            let result = boot(&image);
+            let result = boot(&image, None);
             if touched_checked_bytes {
                 // Two flips can cancel out; otherwise a checked byte changed.
                 let unchanged = image == write_image(board, &blob, None).unwrap();

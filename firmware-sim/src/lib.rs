@@ -8,13 +8,15 @@
 //! crate adds only the device around them.
 //!
 //! Modules, in pipeline order: [`board`] (profiles and budgets), [`flash`] (image layout,
-//! write, boot), [`footprint`] (RAM of a build, by `size_of`), [`device`] (sources and a
-//! generation run), [`uart`], [`probe`] (stack painting, counting allocator).
+//! write, boot), [`formats`] (bin, Intel HEX and UF2 files), [`footprint`] (RAM of a build,
+//! by `size_of`), [`device`] (sources and a generation run), [`uart`], [`probe`] (stack
+//! painting, counting allocator).
 
 pub mod board;
 pub mod device;
 pub mod flash;
 pub mod footprint;
+pub mod formats;
 pub mod probe;
 pub mod uart;
 

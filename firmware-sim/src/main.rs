@@ -12,10 +12,11 @@ use anyhow::{Context, anyhow, bail};
 use charlstm_core::{Quant, SamplerConfig};
 use clap::{Args, Parser, Subcommand};
 
-use charlstm_sim::board::{self, BOARDS, Board, DEFAULT_BOARD, RAM_RESERVE};
+use charlstm_sim::board::{self, BOARDS, Board, Budget, DEFAULT_BOARD, RAM_RESERVE};
 use charlstm_sim::device::{self, Flash, RunConfig, RunReport, Source};
 use charlstm_sim::flash;
 use charlstm_sim::footprint::{self, Build, SimModel};
+use charlstm_sim::formats::{self, Format, Segment};
 use charlstm_sim::probe::{self, CountingAlloc};
 use charlstm_sim::uart::Uart;
 
@@ -38,7 +39,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Write a blob into a flash image as a flasher would, then read it back and verify it.
+    /// Write a blob into a flash image, an Intel HEX or a UF2 file, then read it back and
+    /// verify it.
     Flash(FlashArgs),
     /// Boot the simulated device and generate text to its UART (stdout).
     Run(RunArgs),
@@ -53,18 +55,30 @@ enum Cmd {
 struct FlashArgs {
     /// The blob to flash (written by `charlstm-train export`).
     blob: PathBuf,
-    /// The flash image to create or update (an existing one keeps its firmware region).
+    /// The file to write: a bin flash image is created or updated (an existing one keeps its
+    /// firmware region); a HEX or UF2 file is replaced.
     #[arg(long, value_name = "FILE")]
     image: PathBuf,
     /// Board profile: stm32f103, stm32f411, nrf52840, rp2040 or mps2-an386 (the QEMU
-    /// machine); decides the flash size and the budgets.
+    /// machine); decides the addresses and the budgets.
     #[arg(long, value_name = "NAME", default_value = DEFAULT_BOARD, value_parser = board::parse)]
     board: &'static Board,
+    /// bin: the whole flash image (for the simulator); hex: Intel HEX of the header page and
+    /// blob at CPU addresses (for probe-rs, openocd, STM32CubeProgrammer); uf2: the same as
+    /// UF2 blocks (rp2040's boot ROM drive). Default: from FILE's extension (.hex, .uf2,
+    /// anything else bin).
+    #[arg(long, value_name = "F", value_enum)]
+    format: Option<Format>,
+    /// Merge this firmware (an ELF, or Intel HEX) into the file, for flashers that erase the
+    /// whole chip (drag-and-drop); its bytes must lie in the board's firmware reservation.
+    #[arg(long, value_name = "FW")]
+    firmware: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Boot from a flash image written by `charlstm-sim flash`.
+    /// Boot from a file written by `charlstm-sim flash`: flash image, Intel HEX or UF2 (the
+    /// board is the one its partition header names).
     #[arg(long, value_name = "FILE", conflicts_with = "blob")]
     image: Option<PathBuf>,
     /// Run a blob file directly (as if flashed). Without --image/--blob: the bundled model.
@@ -104,7 +118,8 @@ struct RunArgs {
     )]
     top_p: f32,
     /// Board profile: stm32f103, stm32f411, nrf52840, rp2040, mps2-an386 (default: the
-    /// image's board, else mps2-an386, the QEMU machine); budgets are enforced.
+    /// board an image's header names, which --board must agree with, else mps2-an386, the
+    /// QEMU machine); budgets are enforced.
     #[arg(long, value_name = "NAME", value_parser = board::parse)]
     board: Option<&'static Board>,
     /// Pace the UART like a serial line at B baud (8N1: 10 bits per byte).
@@ -120,7 +135,8 @@ struct RunArgs {
 
 #[derive(Debug, Args)]
 struct SamplesArgs {
-    /// Boot from a flash image written by `charlstm-sim flash`.
+    /// Boot from a file written by `charlstm-sim flash`: flash image, Intel HEX or UF2 (the
+    /// board is the one its partition header names).
     #[arg(long, value_name = "FILE", conflicts_with = "blob")]
     image: Option<PathBuf>,
     /// Run a blob file directly (as if flashed). Without --image/--blob: the bundled model.
@@ -138,7 +154,8 @@ struct SamplesArgs {
     /// RNG seed of every sample.
     #[arg(long, value_name = "S", default_value_t = DEFAULT_SEED)]
     seed: u64,
-    /// Board profile (default: the image's board, else mps2-an386); budgets are enforced.
+    /// Board profile (default: the board an image's header names, which --board must agree
+    /// with, else mps2-an386); budgets are enforced.
     #[arg(long, value_name = "NAME", value_parser = board::parse)]
     board: Option<&'static Board>,
 }
@@ -150,7 +167,7 @@ const DEFAULT_SAMPLE_PRIME: &str = "supposing that truth is a woman--what then? 
 struct InfoArgs {
     /// A blob file. Without it or --image: the bundled model.
     blob: Option<PathBuf>,
-    /// A flash image written by `charlstm-sim flash`.
+    /// A file written by `charlstm-sim flash`: flash image, Intel HEX or UF2.
     #[arg(long, value_name = "FILE", conflicts_with = "blob")]
     image: Option<PathBuf>,
 }
@@ -189,28 +206,59 @@ fn source(image: Option<PathBuf>, blob: Option<PathBuf>) -> Source {
 fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
     let board = a.board;
     let label = a.blob.display().to_string();
+    let image_label = a.image.display().to_string();
+    let format = a.format.unwrap_or_else(|| Format::from_extension(&a.image));
+    // Refused before anything is read or written: no UF2 loader would take it.
+    if format == Format::Uf2 {
+        formats::uf2_family(board).map_err(|e| anyhow!("{image_label}: {e}"))?;
+    }
     let blob = device::read_file(&a.blob)?;
     let model = device::load_model(&blob, &label)?;
     let build = footprint::build_for(&model);
     board
         .check(&label, blob.len(), &build)
         .map_err(|e| anyhow!(e))?;
+    let firmware = match &a.firmware {
+        Some(path) => Some(formats::read_firmware(path, board)?),
+        None => None,
+    };
 
-    let image_label = a.image.display().to_string();
+    // Only a bin image is updated in place (it keeps its firmware region); a HEX or UF2
+    // file holds what is flashed and nothing else, so it starts from erased flash.
     let existing = match std::fs::read(&a.image) {
-        Ok(bytes) => Some(bytes),
+        Ok(bytes) if format == Format::Bin => Some(bytes),
+        Ok(_) => None,
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => bail!("{image_label}: cannot read it: {e} (check the path)"),
     };
-    let kept_firmware = existing.is_some();
-    let image =
+    let kept_firmware = existing.is_some() && firmware.is_none();
+    let mut image =
         flash::write_image(board, &blob, existing).map_err(|e| anyhow!("{image_label}: {e}"))?;
-    write_atomically(&a.image, &image).with_context(|| image_label.clone())?;
+    let mut ranges = vec![formats::model_range(board, blob.len())];
+    if let Some(fw) = &firmware {
+        formats::place_firmware(&mut image, board, fw);
+        let base = board.flash_base as u64;
+        ranges.extend(
+            fw.iter()
+                .map(|s| s.addr - base..s.addr - base + s.data.len() as u64),
+        );
+    }
+    let file = formats::encode(format, board, &image, &ranges)
+        .map_err(|e| anyhow!("{image_label}: {e}"))?;
+    write_atomically(&a.image, &file).with_context(|| image_label.clone())?;
 
-    // Verify as a flasher does: read back, boot, load through the core.
+    // Verify as a flasher does: read back through the reader `--image` uses, compare the
+    // whole flash it stands for, boot, load through the core.
     let back = device::read_file(&a.image)?;
-    let booted =
-        flash::boot_on(&back, board).map_err(|e| anyhow!("{image_label}: verify failed: {e}"))?;
+    let decoded = formats::decode(back, &a.image)
+        .map_err(|e| anyhow!("{image_label}: verify failed: {e:#}"))?;
+    if decoded.format != format || decoded.image != image {
+        bail!(
+            "{image_label}: verify failed: the file read back differs from what was written (disk full or flaky storage? flash again)"
+        );
+    }
+    let booted = flash::boot(&decoded.image, Some(board))
+        .map_err(|e| anyhow!("{image_label}: verify failed: {e}"))?;
     if booted.blob != blob.as_slice() {
         bail!(
             "{image_label}: verify failed: the model region differs from {label} (disk full or flaky storage? flash again)"
@@ -220,20 +268,26 @@ fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
 
     let d = check.dims();
     let region = board.model_region();
-    println!("flashed {label} -> {image_label} for {board}");
     println!(
-        "  layout     firmware 0x0..{:#x}{}, header at {:#x}, model region {:#x}..{:#x} ({} bytes)",
+        "flashed {label} -> {image_label} ({}) for {}",
+        format.name(),
+        board.shown()
+    );
+    let firmware_note = match (&firmware, format, kept_firmware) {
+        (Some(_), _, _) => " (from --firmware)",
+        (None, Format::Bin, true) => " (kept)",
+        (None, Format::Bin, false) => " (erased)",
+        (None, _, _) => " (not in the file: the flasher leaves it as it is)",
+    };
+    println!(
+        "  layout     firmware 0x0..{:#x}{firmware_note}, header at {:#x}, model region {:#x}..{:#x} ({} bytes)",
         board.firmware,
-        if kept_firmware {
-            " (kept)"
-        } else {
-            " (erased)"
-        },
         board.header_offset(),
         board.model_offset(),
         board.flash,
         group(region as u64)
     );
+    print_written(format, board, &file, &ranges, firmware.as_deref());
     println!(
         "  model      {} bytes = {:.1}% of the model region, CRC-32 {:#010x}, H={} V={} L={} {}",
         group(blob.len() as u64),
@@ -245,14 +299,61 @@ fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
         quant_name(check.quant())
     );
     println!(
-        "  RAM        {} bytes ({} KiB firmware + {} for a {build} build) of {}",
+        "  RAM        {} bytes ({} KiB firmware + {} for a {build} build) of the firmware's {}",
         group((RAM_RESERVE as usize + build.total()) as u64),
         RAM_RESERVE / 1024,
         group(build.total() as u64),
-        group(board.ram as u64)
+        group(board.ram_budget as u64)
     );
-    println!("  verified   read back, header and blob CRC-32 match, model loads");
+    println!(
+        "  verified   read back as {}, same flash bytes, header and blob CRC-32 match, model loads",
+        format.name()
+    );
     Ok(())
+}
+
+/// What a flash file holds, at CPU addresses.
+fn print_written(
+    format: Format,
+    board: &Board,
+    file: &[u8],
+    ranges: &[std::ops::Range<u64>],
+    firmware: Option<&[Segment]>,
+) {
+    let base = board.flash_base as u64;
+    if format == Format::Bin {
+        println!(
+            "  wrote      the whole flash, {} bytes (offset 0 = address {base:#x})",
+            group(file.len() as u64)
+        );
+        return;
+    }
+    for r in formats::merge(ranges.to_vec()) {
+        println!(
+            "  wrote      {:#010x}..{:#010x} ({} bytes)",
+            base + r.start,
+            base + r.end,
+            group(r.end - r.start)
+        );
+    }
+    let model = formats::model_range(board, 0);
+    println!(
+        "             header page at {:#010x}, blob from {:#010x}{}",
+        base + model.start,
+        base + model.end,
+        firmware.map_or(String::new(), |fw| format!(
+            ", firmware {} bytes in {} segment(s)",
+            group(fw.iter().map(|s| s.data.len() as u64).sum()),
+            fw.len()
+        ))
+    );
+    if format == Format::Uf2 {
+        println!(
+            "             {} UF2 blocks of 256 bytes, family {:#010x}",
+            file.len() / 512,
+            board.uf2_family.unwrap_or(0)
+        );
+    }
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
@@ -296,9 +397,10 @@ struct Booted<'f> {
 fn boot<'f>(flash: &'f Flash, board_arg: Option<&'static Board>) -> anyhow::Result<Booted<'f>> {
     let label = flash.label();
     let (blob, boot) = flash.blob(board_arg)?;
+    // An image's board is its header's (a disagreeing --board was refused by the boot).
     let board = match (board_arg, &boot) {
-        (Some(b), _) => b,
-        (None, Some(boot)) => boot.board,
+        (_, Some(boot)) => boot.board,
+        (Some(b), None) => b,
         (None, None) => board::find(DEFAULT_BOARD).expect("the default board exists"),
     };
     let model = device::load_model(blob, &label)?;
@@ -347,7 +449,8 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
             return;
         }
         eprintln!(
-            "charlstm-sim: {board} booted from {label}: H={} V={} L={} {}, {} bytes, CRC-32 {:#010x}; T={} top-k={} top-p={} seed={}",
+            "charlstm-sim: {} booted from {label}: H={} V={} L={} {}, {} bytes, CRC-32 {:#010x}; T={} top-k={} top-p={} seed={}",
+            board.shown(),
             d.hidden,
             d.vocab,
             d.layers,
@@ -393,7 +496,8 @@ fn samples_cmd(a: SamplesArgs) -> anyhow::Result<()> {
     let d = model.dims();
     let meta = model.meta();
     println!(
-        "{board} booted from {label}: H={} V={} L={} {}, val bpc {:.3} (float {:.3}), seed {}",
+        "{} booted from {label}: H={} V={} L={} {}, val bpc {:.3} (float {:.3}), seed {}",
+        board.shown(),
         d.hidden,
         d.vocab,
         d.layers,
@@ -426,7 +530,7 @@ fn print_stats(board: &Board, model: &SimModel<'_>, build: &Build, r: &RunReport
     let used = board.model_offset() as usize + blob;
     let sim = footprint::sim_build();
     let d = model.dims();
-    eprintln!("--- stats: {board}");
+    eprintln!("--- stats: {}", board.shown());
     eprintln!(
         "flash        {} bytes used of {} ({:.1}%): firmware {} KiB + header page + blob {}",
         group(used as u64),
@@ -444,10 +548,10 @@ fn print_stats(board: &Board, model: &SimModel<'_>, build: &Build, r: &RunReport
         );
     }
     eprintln!(
-        "             sized build + {} KiB firmware stack/runtime = {} of {} bytes RAM (size_of on this 64-bit host)",
+        "             sized build + {} KiB firmware stack/runtime = {} of the firmware's {} bytes RAM budget (size_of on this 64-bit host)",
         RAM_RESERVE / 1024,
         group((RAM_RESERVE as usize + build.total()) as u64),
-        group(board.ram as u64)
+        group(board.ram_budget as u64)
     );
     match r.stack {
         Some(s) => eprintln!(
@@ -503,8 +607,11 @@ fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
     if let Some(boot) = boot {
         let h = boot.header;
         println!(
-            "image        flashed for {}; model region {:#x}..{:#x} ({} bytes), blob {} bytes ({:.1}% used)",
-            boot.board,
+            "image        {}, flashed for {}; header at {:#x} (flash offset {:#x}), model region {:#x}..{:#x} ({} bytes), blob {} bytes ({:.1}% used)",
+            flash.format.unwrap_or(Format::Bin).name(),
+            boot.board.shown(),
+            boot.board.header_addr(),
+            boot.board.header_offset(),
             h.model_offset,
             h.model_offset as u64 + h.model_len as u64,
             group(h.model_len as u64),
@@ -552,7 +659,7 @@ fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
         group(build.generator_bytes as u64),
         RAM_RESERVE / 1024
     );
-    println!("boards       (flash: blob vs model region; RAM: needed vs board)");
+    println!("boards       (flash: blob vs model region; RAM: needed vs the firmware's budget)");
     for b in BOARDS {
         let fit = b.fit(blob.len(), &build);
         let verdict = match (fit.flash_over(), fit.ram_over()) {
@@ -571,7 +678,7 @@ fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
             group(fit.blob as u64),
             group(fit.model_region as u64),
             group(fit.ram_needed as u64),
-            group(fit.ram as u64)
+            group(fit.ram_budget as u64)
         );
     }
     Ok(())

@@ -405,3 +405,345 @@ fn samples_are_the_classic_recipes_four_temperatures_from_one_prime() {
         &["temperature"],
     );
 }
+
+// ---------------------------------------------------------------------------
+// Files a flasher takes: bin, Intel HEX, UF2, and --firmware
+
+/// `run --raw` of `image` with fixed settings.
+fn raw_text(image: &str) -> String {
+    let r = sim(&[
+        "run", "--raw", "--image", image, "--prime", "the ", "--seed", "3", "--chars", "120",
+    ]);
+    assert_eq!(r.code, 0, "{image}: {}", r.stderr);
+    String::from_utf8(r.stdout).unwrap()
+}
+
+/// One Intel HEX record line: `:LLAAAATT<data>CC`.
+fn hex_record(kind: u8, addr: u16, data: &[u8]) -> String {
+    let mut bytes = vec![data.len() as u8, (addr >> 8) as u8, addr as u8, kind];
+    bytes.extend_from_slice(data);
+    let sum = bytes.iter().fold(0u8, |s, &b| s.wrapping_add(b));
+    bytes.push(sum.wrapping_neg());
+    let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+    format!(":{hex}\n")
+}
+
+/// A little-endian ELF32 (ARM, ET_EXEC) with one PT_LOAD per `(vaddr, paddr, bytes, memsz)`.
+fn elf32(segments: &[(u32, u32, &[u8], u32)]) -> Vec<u8> {
+    let phoff = 52u32;
+    let mut data_off = phoff + 32 * segments.len() as u32;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"\x7fELF\x01\x01\x01\0\0\0\0\0\0\0\0\0");
+    for half in [2u16, 40] {
+        out.extend_from_slice(&half.to_le_bytes()); // e_type EXEC, e_machine ARM
+    }
+    for word in [1u32, segments[0].1, phoff, 0, 0x0500_0400] {
+        out.extend_from_slice(&word.to_le_bytes()); // version, entry, phoff, shoff, flags
+    }
+    for half in [52u16, 32, segments.len() as u16, 40, 0, 0] {
+        out.extend_from_slice(&half.to_le_bytes()); // ehsize, phentsize, phnum, sh*
+    }
+    for (vaddr, paddr, bytes, memsz) in segments {
+        let len = bytes.len() as u32;
+        for word in [1u32, data_off, *vaddr, *paddr, len, *memsz, 5, 4] {
+            out.extend_from_slice(&word.to_le_bytes()); // PT_LOAD, R+X, align 4
+        }
+        data_off += len;
+    }
+    for (_, _, bytes, _) in segments {
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+#[test]
+fn every_format_boots_to_the_same_text_as_the_bin_image() {
+    let f = Files::new();
+    let (blob, bytes) = f.blob();
+    let expected = reference(&bytes, "the ", 0.5, 3, 120);
+    for (board, files) in [
+        ("stm32f411", &["m.img", "m.hex"][..]),
+        ("rp2040", &["p.img", "p.hex", "p.uf2"][..]),
+    ] {
+        for name in files {
+            let out = f.path(&format!("{board}-{name}"));
+            let r = sim(&["flash", &blob, "--image", &out, "--board", board]);
+            assert_eq!(r.code, 0, "{out}: {}", r.stderr);
+            let text = String::from_utf8(r.stdout).unwrap();
+            assert!(text.contains("verified   read back as"), "{text}");
+            assert_eq!(raw_text(&out), expected, "{out}");
+            let info = String::from_utf8(sim(&["info", "--image", &out]).stdout).unwrap();
+            assert!(info.contains(&format!("flashed for {board}")), "{info}");
+        }
+    }
+    // HEX and UF2 hold only the header page and the blob, at CPU addresses.
+    let hex = std::fs::read_to_string(f.path("stm32f411-m.hex")).unwrap();
+    assert!(
+        hex.starts_with(":020000040802F0\n:10000000434C534D50415254"),
+        "{hex:.80}"
+    );
+    let data: usize = hex
+        .lines()
+        .filter(|l| &l[7..9] == "00")
+        .map(|l| usize::from_str_radix(&l[1..3], 16).unwrap())
+        .sum();
+    assert_eq!(data, 256 + bytes.len());
+    let uf2 = std::fs::read(f.path("rp2040-p.uf2")).unwrap();
+    assert_eq!(uf2.len(), (256 + bytes.len()).div_ceil(256) * 512);
+    assert_eq!(&uf2[12..16], &0x1002_0000u32.to_le_bytes());
+    assert_eq!(&uf2[28..32], &0xe48b_ff56u32.to_le_bytes());
+    // --format overrides the extension; reading goes by content.
+    let odd = f.path("model.out");
+    let r = sim(&[
+        "flash", &blob, "--image", &odd, "--board", "rp2040", "--format", "uf2",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read(&odd).unwrap(), uf2);
+    assert_eq!(raw_text(&odd), expected);
+}
+
+#[test]
+fn uf2_is_refused_for_a_board_whose_boot_rom_does_not_take_it() {
+    let f = Files::new();
+    let (blob, _) = f.blob();
+    for board in ["stm32f411", "mps2-an386"] {
+        let out = f.path("m.uf2");
+        fails(
+            &["flash", &blob, "--image", &out, "--board", board],
+            &[board, "does not take UF2", "rp2040", "--format hex"],
+        );
+        assert!(!Path::new(&out).exists());
+        let out = f.path("m.img");
+        fails(
+            &[
+                "flash", &blob, "--image", &out, "--board", board, "--format", "uf2",
+            ],
+            &["UF2"],
+        );
+    }
+    usage_error(&["flash", &blob, "--image", "x", "--format", "srec"]);
+}
+
+#[test]
+fn firmware_is_merged_at_its_load_addresses_and_refused_outside_its_reservation() {
+    let f = Files::new();
+    let (blob, bytes) = f.blob();
+    let vectors: Vec<u8> = (0..200u32).map(|i| (i * 7) as u8).collect();
+    let data_init = b"initial values of .data";
+    // .data runs at 0x20000000 but loads from 0x08001000; .bss has no file bytes.
+    let elf = f.write(
+        "fw.elf",
+        &elf32(&[
+            (0x0800_0000, 0x0800_0000, &vectors, 200),
+            (0x2000_0000, 0x0800_1000, data_init, 64),
+            (0x2000_0040, 0x2000_0040, &[], 256),
+        ]),
+    );
+    let check = |image: &[u8]| {
+        assert_eq!(&image[..200], vectors.as_slice());
+        assert_eq!(&image[0x1000..0x1000 + data_init.len()], data_init);
+        assert!(image[200..0x1000].iter().all(|&b| b == 0xFF));
+        assert!(
+            image[0x1000 + data_init.len()..0x20000]
+                .iter()
+                .all(|&b| b == 0xFF)
+        );
+        let at = 0x20000 + 256;
+        assert_eq!(&image[at..at + bytes.len()], bytes.as_slice());
+    };
+    let expected = raw_text(&{
+        let plain = f.path("plain.hex");
+        assert_eq!(
+            sim(&["flash", &blob, "--image", &plain, "--board", "stm32f411"]).code,
+            0
+        );
+        plain
+    });
+    for name in ["fw.hex", "fw.img"] {
+        let out = f.path(name);
+        let r = sim(&[
+            "flash",
+            &blob,
+            "--image",
+            &out,
+            "--board",
+            "stm32f411",
+            "--firmware",
+            &elf,
+        ]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            String::from_utf8(r.stdout)
+                .unwrap()
+                .contains("from --firmware")
+        );
+        let file = std::fs::read(&out).unwrap();
+        let image = charlstm_sim::formats::decode(file, Path::new(&out))
+            .unwrap()
+            .image;
+        check(&image);
+        assert_eq!(raw_text(&out), expected);
+    }
+    let hex = std::fs::read_to_string(f.path("fw.hex")).unwrap();
+    assert!(hex.starts_with(":020000040800F2\n"), "{hex:.40}");
+
+    // The same firmware as an Intel HEX file gives the same bytes.
+    let mut fw_hex = hex_record(4, 0, &[0x08, 0x00]);
+    for (i, chunk) in vectors.chunks(16).enumerate() {
+        fw_hex += &hex_record(0, (i * 16) as u16, chunk);
+    }
+    fw_hex += &hex_record(0, 0x1000, data_init);
+    fw_hex += &hex_record(1, 0, &[]);
+    let fw_hex = f.write("fw-in.hex", fw_hex.as_bytes());
+    let out = f.path("fw2.hex");
+    let r = sim(&[
+        "flash",
+        &blob,
+        "--image",
+        &out,
+        "--board",
+        "stm32f411",
+        "--firmware",
+        &fw_hex,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), hex);
+
+    // Bytes past the reservation, or a firmware linked for another board, are refused.
+    let big = f.write(
+        "big.elf",
+        &elf32(&[(0x0801_fff0, 0x0801_fff0, &[0; 32], 32)]),
+    );
+    let out = f.path("no.hex");
+    fails(
+        &[
+            "flash",
+            &blob,
+            "--image",
+            &out,
+            "--board",
+            "stm32f411",
+            "--firmware",
+            &big,
+        ],
+        &[
+            "big.elf",
+            "0x801fff0..0x8020010",
+            "firmware reservation 0x8000000..0x8020000",
+        ],
+    );
+    let pico = f.write(
+        "pico.elf",
+        &elf32(&[(0x1000_0000, 0x1000_0000, &vectors, 200)]),
+    );
+    fails(
+        &[
+            "flash",
+            &blob,
+            "--image",
+            &out,
+            "--board",
+            "stm32f411",
+            "--firmware",
+            &pico,
+        ],
+        &["0x10000000", "stm32f411's firmware reservation"],
+    );
+    assert!(!Path::new(&out).exists());
+    let junk = f.write("junk.bin", &[0u8; 64]);
+    fails(
+        &["flash", &blob, "--image", &out, "--firmware", &junk],
+        &["junk.bin", "not an ELF or Intel HEX"],
+    );
+}
+
+#[test]
+fn damaged_hex_and_uf2_files_are_refused_with_what_is_wrong() {
+    let f = Files::new();
+    let (blob, _) = f.blob();
+    let hex_path = f.path("m.hex");
+    assert_eq!(
+        sim(&["flash", &blob, "--image", &hex_path, "--board", "stm32f411"]).code,
+        0
+    );
+    let hex = std::fs::read_to_string(&hex_path).unwrap();
+    // Rewrite the header's first record with its flash-size byte changed: a valid HEX
+    // record, a corrupt partition header.
+    let mut lines: Vec<String> = hex.lines().map(|l| format!("{l}\n")).collect();
+    let rec = &lines[1];
+    let mut data: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&rec[9 + 2 * i..11 + 2 * i], 16).unwrap())
+        .collect();
+    data[14] ^= 0x01;
+    lines[1] = hex_record(0, 0, &data);
+    let bad = f.write("bad-header.hex", lines.concat().as_bytes());
+    for cmd in ["run", "info", "samples"] {
+        fails(
+            &[cmd, "--image", &bad],
+            &["bad-header.hex", "header-crc", "re-flash"],
+        );
+    }
+    // A record whose own checksum is wrong, and a HEX cut short.
+    let mut broken = hex.clone().into_bytes();
+    broken[30] = if broken[30] == b'0' { b'1' } else { b'0' };
+    let broken = f.write("broken.hex", &broken);
+    fails(
+        &["run", "--image", &broken],
+        &["broken.hex", "record 2", "damaged"],
+    );
+    let cut = f.write("cut.hex", &hex.as_bytes()[..hex.len() / 2]);
+    fails(&["run", "--image", &cut], &["cut.hex"]);
+    let no_eof = f.write("noeof.hex", hex.replace(":00000001FF\n", "").as_bytes());
+    fails(&["run", "--image", &no_eof], &["noeof.hex", "truncated"]);
+
+    let uf2_path = f.path("m.uf2");
+    assert_eq!(
+        sim(&["flash", &blob, "--image", &uf2_path, "--board", "rp2040"]).code,
+        0
+    );
+    let uf2 = std::fs::read(&uf2_path).unwrap();
+    let short = f.write("short.uf2", &uf2[..uf2.len() - 512]);
+    fails(&["run", "--image", &short], &["short.uf2", "truncated"]);
+    let mut other = uf2.clone();
+    other[512 + 28..512 + 32].copy_from_slice(&0x57755a57u32.to_le_bytes()); // STM32F4's
+    let other = f.write("other.uf2", &other);
+    fails(
+        &["run", "--image", &other],
+        &["other.uf2", "family id 0x57755a57"],
+    );
+}
+
+#[test]
+fn a_board_flag_that_disagrees_with_the_header_is_refused() {
+    let f = Files::new();
+    let (blob, _) = f.blob();
+    for name in ["m.img", "m.hex"] {
+        let out = f.path(name);
+        assert_eq!(
+            sim(&["flash", &blob, "--image", &out, "--board", "nrf52840"]).code,
+            0
+        );
+        // mps2-an386 shares nrf52840's header offset; only the header tells them apart.
+        for cmd in ["run", "samples"] {
+            fails(
+                &[cmd, "--image", &out, "--board", "mps2-an386"],
+                &[name, "--board mps2-an386", "names nrf52840"],
+            );
+        }
+        assert_eq!(
+            sim(&[
+                "run", "--image", &out, "--board", "nrf52840", "--chars", "5"
+            ])
+            .code,
+            0
+        );
+    }
+    // A bin image padded to another board's length is refused: its header names nrf52840.
+    let mut image = std::fs::read(f.path("m.img")).unwrap();
+    image.resize(4 * 1024 * 1024, 0xFF);
+    let padded = f.write("padded.img", &image);
+    fails(
+        &["run", "--image", &padded],
+        &["nrf52840", "4194304 bytes", "padded"],
+    );
+}
