@@ -46,8 +46,24 @@ pub struct Board {
 
 const KIB: u32 = 1024;
 
-/// The boards, smallest flash first. Figures from each vendor's datasheet.
+/// The boards, smallest flash first. Figures from each vendor's datasheet; the QEMU
+/// machines' from QEMU 7.2 (../shared/notes/boards.md).
 pub const BOARDS: &[Board] = &[
+    Board {
+        name: "microbit",
+        part: "Nordic nRF51822 (BBC micro:bit v1), 256 KiB flash, 16 KiB RAM",
+        core: "Cortex-M0 (ARMv6-M: no FPU, no DSP)",
+        fpu: false,
+        clock_mhz: 16,
+        flash_base: 0x0000_0000,
+        flash: 256 * KIB,
+        firmware: 64 * KIB,
+        ram_base: 0x2000_0000,
+        ram: 16 * KIB,
+        ram_budget: 16 * KIB,
+        uf2_family: None,
+        qemu_machine: None, // firmware to come: microbit
+    },
     Board {
         name: "stm32f103",
         part: "STM32F103xB (\"blue pill\"), 128 KiB flash, 20 KiB SRAM",
@@ -94,6 +110,22 @@ pub const BOARDS: &[Board] = &[
         qemu_machine: None,
     },
     Board {
+        name: "netduinoplus2",
+        part: "STM32F405RG (Netduino Plus 2; an STM32F4 Discovery's F407 is its sibling), 1 MiB flash, 128 KiB SRAM",
+        core: "Cortex-M4F",
+        fpu: true,
+        clock_mhz: 168,
+        flash_base: 0x0800_0000,
+        flash: 1024 * KIB,
+        // Flash sectors 0 to 4 (4 x 16 KiB + 64 KiB): the partition starts on sector 5.
+        firmware: 128 * KIB,
+        ram_base: 0x2000_0000,
+        ram: 128 * KIB,
+        ram_budget: 16 * KIB,
+        uf2_family: None,
+        qemu_machine: None, // firmware to come: netduinoplus2
+    },
+    Board {
         name: "rp2040",
         part: "Raspberry Pi RP2040 (Pico: 2 MiB external QSPI flash), 264 KiB SRAM",
         core: "Cortex-M0+ (dual, no FPU)",
@@ -124,6 +156,22 @@ pub const BOARDS: &[Board] = &[
         ram_budget: 16 * KIB,
         uf2_family: None,
         qemu_machine: Some("mps2-an386"),
+    },
+    Board {
+        name: "sifive_e",
+        part: "SiFive FE310 (HiFive1): XIP flash from 0x2000_0000, programs from 0x2040_0000, 16 KiB RAM",
+        core: "RV32IMAC (no FPU)",
+        fpu: false,
+        clock_mhz: 320,
+        // The mask ROM jumps to 0x2040_0000; the flash below it is the boot loader's.
+        flash_base: 0x2040_0000,
+        flash: 4 * 1024 * KIB,
+        firmware: 128 * KIB,
+        ram_base: 0x8000_0000,
+        ram: 16 * KIB,
+        ram_budget: 16 * KIB,
+        uf2_family: None,
+        qemu_machine: None, // firmware to come: sifive_e
     },
 ];
 
