@@ -10,7 +10,7 @@
 //! Modules, in pipeline order: [`board`] (profiles and budgets), [`flash`] (image layout,
 //! write, boot), [`formats`] (bin, Intel HEX and UF2 files), [`footprint`] (RAM of a build,
 //! by `size_of`), [`device`] (sources and a generation run), [`uart`], [`probe`] (stack
-//! painting, counting allocator).
+//! painting, counting allocator), [`serial`] (the console client for a real device).
 
 pub mod board;
 pub mod device;
@@ -18,6 +18,7 @@ pub mod flash;
 pub mod footprint;
 pub mod formats;
 pub mod probe;
+pub mod serial;
 pub mod uart;
 
 /// The model built into the binary (see build.rs).

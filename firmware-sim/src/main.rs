@@ -20,6 +20,8 @@ use charlstm_sim::formats::{self, Format, Segment};
 use charlstm_sim::probe::{self, CountingAlloc};
 use charlstm_sim::uart::Uart;
 
+mod serial_cmd;
+
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
@@ -49,6 +51,9 @@ enum Cmd {
     /// The classic recipe's samples: N chars at each temperature (0.2, 0.5, 1.0, 1.2), each
     /// from the same freshly primed state, on the simulated device.
     Samples(SamplesArgs),
+    /// Generate on a real device (or QEMU) over its serial console: text to stdout as it
+    /// arrives, the device's figures to stderr (docs/serial-protocol.md).
+    Serial(serial_cmd::SerialArgs),
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +185,7 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run_cmd(a),
         Cmd::Info(a) => info_cmd(a),
         Cmd::Samples(a) => samples_cmd(a),
+        Cmd::Serial(a) => serial_cmd::serial_cmd(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

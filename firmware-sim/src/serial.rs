@@ -15,7 +15,7 @@ use charlstm_device::protocol::Generate;
 const POLL: Duration = Duration::from_millis(50);
 /// How often `info` is re-sent while the device has not answered (it may still be booting,
 /// or its UART may have dropped bytes sent before it was ready).
-const INFO_RETRY: Duration = Duration::from_millis(1000);
+const INFO_RETRY: Duration = Duration::from_millis(250);
 
 /// How a serial session went wrong, for the exit message.
 #[derive(Debug)]
