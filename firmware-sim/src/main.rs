@@ -25,8 +25,8 @@ mod serial_cmd;
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
-/// The seed when `--seed` is not given.
-const DEFAULT_SEED: u64 = 42;
+/// The seed when `--seed` is not given: the console's default too.
+const DEFAULT_SEED: u64 = charlstm_device::protocol::DEFAULT_SEED;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,9 +64,8 @@ struct FlashArgs {
     /// firmware region); a HEX or UF2 file is replaced.
     #[arg(long, value_name = "FILE")]
     image: PathBuf,
-    /// Board profile: stm32f103, stm32f411, nrf52840, rp2040 or mps2-an386 (the QEMU
-    /// machine); decides the addresses and the budgets.
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_BOARD, value_parser = board::parse)]
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_BOARD, value_parser = board::parse,
+          help = board_help("decides the addresses and the budgets"))]
     board: &'static Board,
     /// bin: the whole flash image (for the simulator); hex: Intel HEX of the header page and
     /// blob at CPU addresses (for probe-rs, openocd, STM32CubeProgrammer); uf2: the same as
@@ -89,43 +88,11 @@ struct RunArgs {
     /// Run a blob file directly (as if flashed). Without --image/--blob: the bundled model.
     #[arg(long, value_name = "FILE")]
     blob: Option<PathBuf>,
-    /// Text fed to the model before generating (lowercased if the model's corpus was).
-    #[arg(
-        long,
-        value_name = "TEXT",
-        default_value = "",
-        allow_hyphen_values = true
-    )]
-    prime: String,
-    /// Sampling temperature: finite, >= 0; 0 = always the most likely character.
-    #[arg(
-        long,
-        value_name = "T",
-        default_value_t = 0.5,
-        allow_negative_numbers = true
-    )]
-    temperature: f32,
-    /// Characters to generate.
-    #[arg(long, value_name = "N", default_value_t = 400)]
-    chars: usize,
-    /// RNG seed: the same seed, settings and model give the same text on every target.
-    #[arg(long, value_name = "S", default_value_t = DEFAULT_SEED)]
-    seed: u64,
-    /// Keep only the K most likely characters; 0 = off.
-    #[arg(long, value_name = "K", default_value_t = 0)]
-    top_k: u32,
-    /// Keep the smallest most-likely set with probability >= P; in (0, 1], 1 = off.
-    #[arg(
-        long,
-        value_name = "P",
-        default_value_t = 1.0,
-        allow_negative_numbers = true
-    )]
-    top_p: f32,
-    /// Board profile: stm32f103, stm32f411, nrf52840, rp2040, mps2-an386 (default: the
-    /// board an image's header names, which --board must agree with, else mps2-an386, the
-    /// QEMU machine); budgets are enforced.
-    #[arg(long, value_name = "NAME", value_parser = board::parse)]
+    #[command(flatten)]
+    generation: serial_cmd::GenerationArgs,
+    #[arg(long, value_name = "NAME", value_parser = board::parse, help = board_help(
+        "default: the board an image's header names, which --board must agree with, else mps2-an386, the QEMU machine; budgets are enforced"
+    ))]
     board: Option<&'static Board>,
     /// Pace the UART like a serial line at B baud (8N1: 10 bits per byte).
     #[arg(long, value_name = "B", value_parser = clap::value_parser!(u32).range(1..))]
@@ -151,7 +118,7 @@ struct SamplesArgs {
     #[arg(long, value_name = "TEXT", default_value = DEFAULT_SAMPLE_PRIME, allow_hyphen_values = true)]
     prime: String,
     /// Sampling temperatures, one sample each.
-    #[arg(long = "temperature", value_name = "T", num_args = 1.., default_values_t = [0.2f32, 0.5, 1.0, 1.2], allow_negative_numbers = true)]
+    #[arg(long = "temperature", value_name = "T", num_args = 1.., default_values_t = [0.2f32, 0.5, 1.0, 1.2], value_parser = serial_cmd::parse_f32, allow_negative_numbers = true)]
     temperatures: Vec<f32>,
     /// Characters per sample.
     #[arg(long, value_name = "N", default_value_t = 400)]
@@ -175,6 +142,11 @@ struct InfoArgs {
     /// A file written by `charlstm-sim flash`: flash image, Intel HEX or UF2.
     #[arg(long, value_name = "FILE", conflicts_with = "blob")]
     image: Option<PathBuf>,
+}
+
+/// `--board`'s help, listing the board table.
+fn board_help(what: &str) -> String {
+    format!("Board: {} ({what})", board::names())
 }
 
 fn main() -> ExitCode {
@@ -432,18 +404,13 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
         model,
         build,
     } = boot(&flash, a.board)?;
-    let sampler = SamplerConfig {
-        temperature: a.temperature,
-        top_k: a.top_k,
-        top_p: a.top_p,
-    };
-    sampler.validate()?;
-
+    // The checks the device makes of the same request (charlstm_device::protocol).
+    let request = a.generation.request()?;
     let cfg = RunConfig {
-        prime: a.prime.clone(),
-        sampler,
-        seed: a.seed,
-        chars: a.chars,
+        prime: request.prime.to_string(),
+        sampler: request.sampler,
+        seed: request.seed,
+        chars: request.chars as usize,
         echo_prime: !a.raw,
         measure: a.stats,
     };
@@ -463,10 +430,10 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
             quant_name(model.quant()),
             group(blob.len() as u64),
             model.crc(),
-            a.temperature,
-            a.top_k,
-            a.top_p,
-            a.seed
+            cfg.sampler.temperature,
+            cfg.sampler.top_k,
+            cfg.sampler.top_p,
+            cfg.seed
         );
     };
     let report = device::run(&model, &cfg, &mut uart, banner)?;

@@ -59,7 +59,7 @@ impl GenerationArgs {
     }
 }
 
-fn parse_f32(text: &str) -> Result<f32, String> {
+pub fn parse_f32(text: &str) -> Result<f32, String> {
     number::parse_f32(text).map_err(|e| format!("`{text}` {e}"))
 }
 fn parse_u32(text: &str) -> Result<u32, String> {

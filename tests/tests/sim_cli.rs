@@ -343,10 +343,10 @@ fn bad_prime_and_sampler_settings_are_refused() {
         &["'Z'", "position 3", "vocabulary"],
     );
     check(&["--prime", "中"], &["'中'", "vocabulary"]);
-    check(&["--temperature", "-1"], &["temperature -1", ">= 0"]);
-    check(&["--temperature", "NaN"], &["temperature NaN"]);
-    check(&["--top-p", "0"], &["top-p 0", "(0, 1]"]);
-    check(&["--top-p", "1.5"], &["top-p 1.5"]);
+    check(&["--temperature", "-1"], &["temperature `-1`", ">= 0"]);
+    check(&["--temperature", "NaN"], &["temperature `NaN`"]);
+    check(&["--top-p", "0"], &["top-p `0`", "(0, 1]"]);
+    check(&["--top-p", "1.5"], &["top-p `1.5`"]);
     check(&["--board", "stm32f103", "--prime", "Q"], &["'Q'"]);
 }
 
