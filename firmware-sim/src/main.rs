@@ -182,6 +182,7 @@ fn source(image: Option<PathBuf>, blob: Option<PathBuf>) -> Source {
 // flash
 
 fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
     let board = a.board;
     let label = a.blob.display().to_string();
     let image_label = a.image.display().to_string();
@@ -246,27 +247,30 @@ fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
 
     let d = check.dims();
     let region = board.model_region();
-    println!(
+    writeln!(
+        out,
         "flashed {label} -> {image_label} ({}) for {}",
         format.name(),
         board.shown()
-    );
+    )?;
     let firmware_note = match (&firmware, format, kept_firmware) {
         (Some(_), _, _) => " (from --firmware)",
         (None, Format::Bin, true) => " (kept)",
         (None, Format::Bin, false) => " (erased)",
         (None, _, _) => " (not in the file: the flasher leaves it as it is)",
     };
-    println!(
+    writeln!(
+        out,
         "  layout     firmware 0x0..{:#x}{firmware_note}, header at {:#x}, model region {:#x}..{:#x} ({} bytes)",
         board.firmware,
         board.header_offset(),
         board.model_offset(),
         board.flash,
         group(region as u64)
-    );
+    )?;
     print_written(format, board, &file, &ranges, firmware.as_deref());
-    println!(
+    writeln!(
+        out,
         "  model      {} bytes = {:.1}% of the model region, CRC-32 {:#010x}, H={} V={} L={} {}",
         group(blob.len() as u64),
         100.0 * blob.len() as f64 / region as f64,
@@ -275,18 +279,20 @@ fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
         d.vocab,
         d.layers,
         quant_name(check.quant())
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  RAM        {} bytes ({} KiB firmware + {} for a {build} build) of the firmware's {}",
         group((RAM_RESERVE as usize + build.total()) as u64),
         RAM_RESERVE / 1024,
         group(build.total() as u64),
         group(board.ram_budget as u64)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "  verified   read back as {}, same flash bytes, header and blob CRC-32 match, model loads",
         format.name()
-    );
+    )?;
     Ok(())
 }
 
@@ -568,6 +574,7 @@ fn print_stats(board: &Board, model: &SimModel<'_>, build: &Build, r: &RunReport
 // info
 
 fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
     let flash = Flash::read(source(a.image, a.blob))?;
     let label = flash.label();
     let (blob, boot) = flash.blob(None)?;
@@ -576,10 +583,11 @@ fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
     let m = model.meta();
     let build = footprint::build_for(&model);
 
-    println!("model        {label}");
+    writeln!(out, "model        {label}")?;
     if let Some(boot) = boot {
         let h = boot.header;
-        println!(
+        writeln!(
+            out,
             "image        {}, flashed for {}; header at {:#x} (flash offset {:#x}), model region {:#x}..{:#x} ({} bytes), blob {} bytes ({:.1}% used)",
             flash.format.unwrap_or(Format::Bin).name(),
             boot.board.shown(),
@@ -590,14 +598,16 @@ fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
             group(h.model_len as u64),
             group(h.blob_len as u64),
             100.0 * h.blob_len as f64 / h.model_len.max(1) as f64
-        );
+        )?;
     }
-    println!(
+    writeln!(
+        out,
         "dims         vocab {}, hidden {}, layers {}",
         d.vocab, d.hidden, d.layers
-    );
-    println!("quantization {}", quant_name(model.quant()));
-    println!(
+    )?;
+    writeln!(out, "quantization {}", quant_name(model.quant()))?;
+    writeln!(
+        out,
         "vocabulary   {:?}{}",
         model.vocab(),
         if model.lowercase() {
@@ -605,34 +615,41 @@ fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
         } else {
             ""
         }
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "size         blob {} bytes, CRC-32 {:#010x}, {} parameters, {} multiply-adds per char",
         group(model.blob_len() as u64),
         model.crc(),
         group(model.param_count() as u64),
         group(model.macs_per_char() as u64)
-    );
-    println!("recipe       {}", m.recipe);
-    println!(
+    )?;
+    writeln!(out, "recipe       {}", m.recipe)?;
+    writeln!(
+        out,
         "corpus       {} ({} chars)",
         m.corpus_name,
         group(m.corpus_chars)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "val bpc      float {}, quantized {}",
         bpc(m.val_bpc_float),
         bpc(m.val_bpc_quant)
-    );
-    println!("written by   {}", m.tool_version);
-    println!(
+    )?;
+    writeln!(out, "written by   {}", m.tool_version)?;
+    writeln!(
+        out,
         "RAM          {} bytes for a {build} build (model view {} + generator {}), + {} KiB firmware stack/runtime",
         group(build.total() as u64),
         build.model_bytes,
         group(build.generator_bytes as u64),
         RAM_RESERVE / 1024
-    );
-    println!("boards       (flash: blob vs model region; RAM: needed vs the firmware's budget)");
+    )?;
+    writeln!(
+        out,
+        "boards       (flash: blob vs model region; RAM: needed vs the firmware's budget)"
+    )?;
     for b in BOARDS {
         let fit = b.fit(blob.len(), &build);
         let verdict = match (fit.flash_over(), fit.ram_over()) {
@@ -645,14 +662,15 @@ fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
                 group(r as u64)
             ),
         };
-        println!(
+        writeln!(
+            out,
             "  {:<11} flash {:>9} / {:>9}  RAM {:>9} / {:>9}  {verdict}",
             b.name,
             group(fit.blob as u64),
             group(fit.model_region as u64),
             group(fit.ram_needed as u64),
             group(fit.ram_budget as u64)
-        );
+        )?;
     }
     Ok(())
 }
