@@ -13,7 +13,8 @@
 
 use std::fmt;
 
-pub use charlstm_device::board::{BOARDS, Board, DEFAULT_BOARD, HEADER_PAGE, find};
+use charlstm_core::Dims;
+pub use charlstm_device::board::{BOARDS, Board, DEFAULT_BOARD, FirmwareBuild, HEADER_PAGE, find};
 
 use crate::footprint::Build;
 
@@ -43,10 +44,13 @@ pub struct Fit {
     pub model_region: u32,
     /// Blob bytes.
     pub blob: usize,
-    /// RAM the firmware needs: [`RAM_RESERVE`] plus the sized build's view and state.
+    /// RAM the firmware needs: the measured RAM of the board's firmware where it has one,
+    /// else [`RAM_RESERVE`] plus a build sized for the model (a 64-bit host's `size_of`).
     pub ram_needed: usize,
     /// The firmware's RAM budget on the board (`Board::ram_budget`, its linker map's RAM).
     pub ram_budget: u32,
+    /// The board's firmware, when the model is above its capacities.
+    pub over_capacity: Option<FirmwareBuild>,
 }
 
 impl Fit {
@@ -58,39 +62,49 @@ impl Fit {
     pub fn ram_over(&self) -> usize {
         self.ram_needed.saturating_sub(self.ram_budget as usize)
     }
-    /// Both budgets hold.
+    /// Both budgets hold, and the board's firmware (if any) holds the model.
     pub fn fits(&self) -> bool {
-        self.flash_over() == 0 && self.ram_over() == 0
+        self.flash_over() == 0 && self.ram_over() == 0 && self.over_capacity.is_none()
     }
 }
 
 /// The budget check, for the board table of `charlstm_device` (a trait, since that crate
 /// owns `Board`).
 pub trait Budget {
-    /// Checks a blob of `blob` bytes needing `build`'s RAM against this board.
-    fn fit(&self, blob: usize, build: &Build) -> Fit;
+    /// Checks a blob of `blob` bytes with `dims`, needing `build`'s RAM, against this board.
+    fn fit(&self, blob: usize, dims: Dims, build: &Build) -> Fit;
     /// `Err` with a one-line message naming the budget and the overshoot if the model does
     /// not fit.
-    fn check(&self, what: &str, blob: usize, build: &Build) -> Result<Fit, String>;
+    fn check(&self, what: &str, blob: usize, dims: Dims, build: &Build) -> Result<Fit, String>;
     /// The board for messages: `name (core @ clock, flash, RAM)`.
     fn shown(&self) -> Shown<'_>;
 }
 
 impl Budget for Board {
-    fn fit(&self, blob: usize, build: &Build) -> Fit {
+    fn fit(&self, blob: usize, dims: Dims, build: &Build) -> Fit {
+        let (ram_needed, over_capacity) = match self.build {
+            // The generator is sized by the firmware's capacities: its RAM is the measured one.
+            Some(fw) => {
+                let over =
+                    dims.hidden > fw.hidden || dims.vocab > fw.vocab || dims.layers > fw.layers;
+                (fw.ram_bytes as usize, over.then_some(fw))
+            }
+            None => (RAM_RESERVE as usize + build.total(), None),
+        };
         Fit {
             model_region: self.model_region(),
             blob,
-            ram_needed: RAM_RESERVE as usize + build.total(),
+            ram_needed,
             ram_budget: self.ram_budget,
+            over_capacity,
         }
     }
 
-    fn check(&self, what: &str, blob: usize, build: &Build) -> Result<Fit, String> {
-        let fit = self.fit(blob, build);
+    fn check(&self, what: &str, blob: usize, dims: Dims, build: &Build) -> Result<Fit, String> {
+        let fit = self.fit(blob, dims, build);
         let bigger = |flash: bool| {
             let next = BOARDS.iter().find(|b| {
-                let f = b.fit(blob, build);
+                let f = b.fit(blob, dims, build);
                 if flash {
                     f.flash_over() == 0
                 } else {
@@ -114,6 +128,12 @@ impl Budget for Board {
                 self.firmware / 1024,
                 fit.flash_over(),
                 bigger(true)
+            ));
+        }
+        if let Some(fw) = fit.over_capacity {
+            return Err(format!(
+                "{what} is H={} V={} L={} but {}'s firmware is built for at most H={} V={} L={} (train a smaller model, or pick another board)",
+                dims.hidden, dims.vocab, dims.layers, self.name, fw.hidden, fw.vocab, fw.layers
             ));
         }
         if fit.ram_over() > 0 {
@@ -160,17 +180,37 @@ impl fmt::Display for Shown<'_> {
 mod tests {
     use super::*;
 
+    fn dims(hidden: u32, vocab: u32, layers: u32) -> Dims {
+        Dims {
+            vocab,
+            hidden,
+            layers,
+        }
+    }
+
     #[test]
     fn ram_is_checked_against_the_firmware_budget_not_the_boards_ram() {
-        // mps2-an386 has 4 MiB of RAM, but its firmware is given a small MCU's 16 KiB.
-        let b = find(DEFAULT_BOARD).unwrap();
-        assert!(b.ram_budget < b.ram);
+        // A profile: the RAM estimate against its budget.
+        let b = find("stm32f103").unwrap();
         let big = crate::footprint::smallest_build(512, 1024, 2).unwrap();
-        let fit = b.fit(100, &big);
+        let fit = b.fit(100, dims(64, 64, 1), &big);
         assert_eq!(fit.ram_budget, b.ram_budget);
-        assert!(fit.ram_over() > 0 && fit.ram_needed < b.ram as usize);
-        let err = b.check("m", 100, &big).unwrap_err();
-        assert!(err.contains("RAM budget is 16384 bytes"), "{err}");
+        assert!(fit.ram_over() > 0);
+        let err = b.check("m", 100, dims(64, 64, 1), &big).unwrap_err();
+        assert!(err.contains("RAM budget is 20480 bytes"), "{err}");
+        // mps2-an386 has 4 MiB of RAM, but its firmware is given a small MCU's 16 KiB and
+        // needs what it was measured to use, whatever the model, up to its capacities.
+        let b = find(DEFAULT_BOARD).unwrap();
+        let fw = b.build.unwrap();
+        assert!(b.ram_budget < b.ram);
+        let fit = b.fit(100, dims(128, 57, 1), &big);
+        assert_eq!(fit.ram_needed, fw.ram_bytes as usize);
+        assert!(fit.fits());
+        let err = b.check("m", 100, dims(256, 57, 1), &big).unwrap_err();
+        assert!(
+            err.contains("H=256") && err.contains("at most H=128"),
+            "{err}"
+        );
         assert!(parse("arduino-uno").unwrap_err().contains(&names()));
         assert!(
             b.shown()
@@ -184,11 +224,13 @@ mod tests {
         let b = find("stm32f103").unwrap();
         let build = crate::footprint::smallest_build(128, 57, 1).unwrap();
         let region = b.model_region() as usize;
-        assert!(b.check("m", region, &build).is_ok());
-        let err = b.check("m", region + 10, &build).unwrap_err();
+        assert!(b.check("m", region, dims(128, 57, 1), &build).is_ok());
+        let err = b
+            .check("m", region + 10, dims(128, 57, 1), &build)
+            .unwrap_err();
         assert!(err.contains("over by 10 bytes"), "{err}");
         let big = crate::footprint::smallest_build(512, 1024, 2).unwrap();
-        let err = b.check("m", 100, &big).unwrap_err();
+        let err = b.check("m", 100, dims(64, 64, 1), &big).unwrap_err();
         assert!(
             err.contains("bytes of RAM") && err.contains("over by"),
             "{err}"

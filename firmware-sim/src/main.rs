@@ -195,7 +195,7 @@ fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
     let model = device::load_model(&blob, &label)?;
     let build = footprint::build_for(&model);
     board
-        .check(&label, blob.len(), &build)
+        .check(&label, blob.len(), model.dims(), &build)
         .map_err(|e| anyhow!(e))?;
     let firmware = match &a.firmware {
         Some(path) => Some(formats::read_firmware(path, board)?),
@@ -390,7 +390,7 @@ fn boot<'f>(flash: &'f Flash, board_arg: Option<&'static Board>) -> anyhow::Resu
     let model = device::load_model(blob, &label)?;
     let build = footprint::build_for(&model);
     board
-        .check(&label, blob.len(), &build)
+        .check(&label, blob.len(), model.dims(), &build)
         .map_err(|e| anyhow!(e))?;
     Ok(Booted {
         label,
@@ -651,9 +651,23 @@ fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
         "boards       (flash: blob vs model region; RAM: needed vs the firmware's budget)"
     )?;
     for b in BOARDS {
-        let fit = b.fit(blob.len(), &build);
+        let fit = b.fit(blob.len(), d, &build);
         let verdict = match (fit.flash_over(), fit.ram_over()) {
-            (0, 0) => "fits".to_string(),
+            _ if fit.over_capacity.is_some() => {
+                let fw = fit.over_capacity.unwrap_or_else(|| unreachable!());
+                format!(
+                    "no: its firmware holds at most H={} V={} L={}",
+                    fw.hidden, fw.vocab, fw.layers
+                )
+            }
+            (0, 0) => match (b.qemu_machine, b.build) {
+                (Some(machine), Some(fw)) => format!(
+                    "runs (QEMU {machine}: {} instructions/char, firmware {} B)",
+                    group(fw.instructions_per_char as u64),
+                    group(fw.code_bytes as u64)
+                ),
+                _ => "fits (a profile: no firmware here)".to_string(),
+            },
             (f, 0) => format!("no: flash over by {} bytes", group(f as u64)),
             (0, r) => format!("no: RAM over by {} bytes", group(r as u64)),
             (f, r) => format!(
@@ -664,7 +678,7 @@ fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
         };
         writeln!(
             out,
-            "  {:<11} flash {:>9} / {:>9}  RAM {:>9} / {:>9}  {verdict}",
+            "  {:<13} flash {:>9} / {:>9}  RAM {:>9} / {:>9}  {verdict}",
             b.name,
             group(fit.blob as u64),
             group(fit.model_region as u64),

@@ -42,6 +42,28 @@ pub struct Board {
     pub uf2_family: Option<u32>,
     /// The QEMU machine that models it, if this repository has a firmware that runs there.
     pub qemu_machine: Option<&'static str>,
+    /// This repository's firmware for the board, if it has one.
+    pub build: Option<FirmwareBuild>,
+}
+
+/// A firmware of this repository: the capacities it is built with and its figures, measured
+/// under QEMU with the bundled model and the console's defaults (scripts/ci-qemu.sh; the
+/// date is in docs/qemu-m4.md). The firmware takes its capacities from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirmwareBuild {
+    /// Largest hidden size, vocabulary and layer count it loads; a larger blob is refused.
+    pub hidden: u32,
+    /// See [`FirmwareBuild::hidden`].
+    pub vocab: u32,
+    /// See [`FirmwareBuild::hidden`].
+    pub layers: u32,
+    /// RAM used: statics plus the stack's high-water mark (it does not depend on the model:
+    /// the generator is sized by the capacities).
+    pub ram_bytes: u32,
+    /// Flash of the firmware itself: vectors, code, read-only data, .data's image.
+    pub code_bytes: u32,
+    /// Guest instructions per generated character.
+    pub instructions_per_char: u32,
 }
 
 const KIB: u32 = 1024;
@@ -63,6 +85,7 @@ pub const BOARDS: &[Board] = &[
         ram_budget: 16 * KIB,
         uf2_family: None,
         qemu_machine: None, // firmware to come: microbit
+        build: None,
     },
     Board {
         name: "stm32f103",
@@ -78,6 +101,7 @@ pub const BOARDS: &[Board] = &[
         ram_budget: 20 * KIB,
         uf2_family: None,
         qemu_machine: None,
+        build: None,
     },
     Board {
         name: "stm32f411",
@@ -93,6 +117,7 @@ pub const BOARDS: &[Board] = &[
         ram_budget: 128 * KIB,
         uf2_family: None,
         qemu_machine: None,
+        build: None,
     },
     Board {
         name: "nrf52840",
@@ -108,6 +133,7 @@ pub const BOARDS: &[Board] = &[
         ram_budget: 256 * KIB,
         uf2_family: None,
         qemu_machine: None,
+        build: None,
     },
     Board {
         name: "netduinoplus2",
@@ -124,6 +150,7 @@ pub const BOARDS: &[Board] = &[
         ram_budget: 16 * KIB,
         uf2_family: None,
         qemu_machine: None, // firmware to come: netduinoplus2
+        build: None,
     },
     Board {
         name: "rp2040",
@@ -140,6 +167,7 @@ pub const BOARDS: &[Board] = &[
         // The RP2040 boot ROM's UF2 family (RP2040 datasheet §2.8.4, "Raspberry Pi RP2040").
         uf2_family: Some(0xe48b_ff56),
         qemu_machine: None,
+        build: None,
     },
     Board {
         name: "mps2-an386",
@@ -156,6 +184,14 @@ pub const BOARDS: &[Board] = &[
         ram_budget: 16 * KIB,
         uf2_family: None,
         qemu_machine: Some("mps2-an386"),
+        build: Some(FirmwareBuild {
+            hidden: 128,
+            vocab: 96,
+            layers: 2,
+            ram_bytes: 11_072,
+            code_bytes: 58_212,
+            instructions_per_char: 144_824,
+        }),
     },
     Board {
         name: "sifive_e",
@@ -172,6 +208,7 @@ pub const BOARDS: &[Board] = &[
         ram_budget: 16 * KIB,
         uf2_family: None,
         qemu_machine: None, // firmware to come: sifive_e
+        build: None,
     },
 ];
 
@@ -229,6 +266,14 @@ mod tests {
             // The header page is aligned to a page, so rewriting it never touches firmware.
             assert_eq!(b.firmware % HEADER_PAGE, 0, "{}", b.name);
             assert!((b.flash_base as u64 + b.flash as u64) <= 1 << 32);
+            if let Some(fw) = b.build {
+                assert!(b.qemu_machine.is_some(), "{}", b.name);
+                assert!(
+                    fw.ram_bytes <= b.ram_budget && fw.code_bytes <= b.firmware,
+                    "{}",
+                    b.name
+                );
+            }
         }
         assert!(find(DEFAULT_BOARD).is_some_and(|b| b.qemu_machine.is_some()));
     }
