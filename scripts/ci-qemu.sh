@@ -114,8 +114,8 @@ refused() { # KIND FILE [run flags...]: both sides refuse FILE with KIND
     echo "ci-qemu: ok refused $(basename "$file"): $kind on both sides" >&2
 }
 # Offsets from the simulator's own description of the image: no address is written here.
-OFFSET=$("$SIM" info --image "$TMP/int8.bin" | sed -n 's/.*header at 0x[0-9a-f]* (flash offset \(0x[0-9a-f]*\)).*/\1/p')
-[ -n "$OFFSET" ] || fail "charlstm-sim info names no header address"
+OFFSET=$("$SIM" boards --board "$BOARD" | sed -n 's/^header: 0x[0-9a-f]* (flash offset \(0x[0-9a-f]*\))$/\1/p')
+[ -n "$OFFSET" ] || fail "charlstm-sim boards names no header offset"
 flip() { # IN OUT OFFSET: OUT is IN with the byte at OFFSET inverted
     cp "$1" "$2"
     local byte

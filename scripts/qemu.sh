@@ -124,9 +124,10 @@ if [ -n "$BLOB" ]; then
 elif [ "$(head -c 1 "$IMAGE")" = ":" ]; then
     LOAD=(-device "loader,file=$IMAGE")
 else
-    # `info --image` names the header's address; the image's bytes from there are loaded.
-    HEADER=$("$SIM" info --image "$IMAGE" | sed -n 's/.*header at \(0x[0-9a-f]*\) (flash offset \(0x[0-9a-f]*\)).*/\1 \2/p')
-    [ -n "$HEADER" ] || die "$IMAGE: not a HEX or a bin flash image (see charlstm-sim info --image)"
+    # A bin image is this board's whole flash: its bytes from the board's header offset on go
+    # to the header's address (charlstm-sim boards reads both from the board table).
+    HEADER=$("$SIM" boards --board "$BOARD" | sed -n 's/^header: \(0x[0-9a-f]*\) (flash offset \(0x[0-9a-f]*\))$/\1 \2/p')
+    [ -n "$HEADER" ] || die "charlstm-sim boards names no header address for $BOARD"
     read -r ADDR OFFSET <<<"$HEADER"
     tail -c +$((OFFSET + 1)) "$IMAGE" >"$TMP/partition.bin"
     LOAD=(-device "loader,file=$TMP/partition.bin,addr=$ADDR")

@@ -20,6 +20,7 @@ use charlstm_sim::formats::{self, Format, Segment};
 use charlstm_sim::probe::{self, CountingAlloc};
 use charlstm_sim::uart::Uart;
 
+mod boards_cmd;
 mod serial_cmd;
 
 #[global_allocator]
@@ -54,6 +55,8 @@ enum Cmd {
     /// Generate on a real device (or QEMU) over its serial console: text to stdout as it
     /// arrives, the device's figures to stderr (docs/serial-protocol.md).
     Serial(serial_cmd::SerialArgs),
+    /// The board table: addresses, sizes, budgets, and each firmware's measured figures.
+    Boards(boards_cmd::BoardsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +161,7 @@ fn main() -> ExitCode {
         Cmd::Info(a) => info_cmd(a),
         Cmd::Samples(a) => samples_cmd(a),
         Cmd::Serial(a) => serial_cmd::serial_cmd(a),
+        Cmd::Boards(a) => boards_cmd::boards_cmd(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
