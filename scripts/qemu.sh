@@ -138,6 +138,7 @@ fi
 # monitor listens on a pair of FIFOs for `cont`. UART -> pty; semihosting exits with status.
 
 mkfifo "$TMP/monitor.in" "$TMP/monitor.out"
+: >"$TMP/qemu.out"
 exec 4<>"$TMP/monitor.in" 5<>"$TMP/monitor.out"
 timeout "$TIMEOUT" "$QEMU" -M "$BOARD" -cpu "$CPU" -display none -monitor "pipe:$TMP/monitor" \
     -serial pty -icount shift=0 -semihosting-config enable=on,target=native -S \

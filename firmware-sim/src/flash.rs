@@ -69,12 +69,12 @@ impl fmt::Display for BootError {
             ),
             BootError::UnknownBoard { name } => write!(
                 f,
-                "its partition header names board `{name}`, which this build does not know (known: {}; {reflash})",
+                "board: its partition header names board `{name}`, which this build does not know (known: {}; {reflash})",
                 crate::board::names()
             ),
             BootError::Misplaced { board, found_at } => write!(
                 f,
-                "its partition header at {found_at:#x} names board {board}, whose header is elsewhere: laid out for another board ({reflash})"
+                "board: its partition header at {found_at:#x} names board {board}, whose header is elsewhere: laid out for another board ({reflash})"
             ),
             BootError::WrongLength { board, flash, len } => write!(
                 f,
@@ -82,7 +82,7 @@ impl fmt::Display for BootError {
             ),
             BootError::BoardArg { arg, header } => write!(
                 f,
-                "--board {arg} disagrees with the image's partition header, which names {header} (drop --board, or re-flash for {arg} with `charlstm-sim flash BLOB --board {arg} --image FILE`)"
+                "board: --board {arg} disagrees with the image's partition header, which names {header} (drop --board, or re-flash for {arg} with `charlstm-sim flash BLOB --board {arg} --image FILE`)"
             ),
         }
     }
