@@ -137,8 +137,14 @@ head -c "$(stat -c %s "$TMP/int8.bin")" /dev/zero | tr '\0' '\377' >"$TMP/erased
 refused erased "$TMP/erased.bin" --board "$BOARD"
 
 # The firmware's own refusals: a blob above its capacities, a prime outside the vocabulary.
+# (charlstm-sim flash refuses a blob above the firmware's capacities; --force writes it.)
 blob "$TMP/h256.blob" 256 1 int8 3
-if "${QEMU[@]}" --blob "$TMP/h256.blob" --chars 5 >/dev/null 2>"$TMP/err"; then
+if "$SIM" flash "$TMP/h256.blob" --board "$BOARD" --image "$TMP/h256.hex" >/dev/null 2>"$TMP/err"; then
+    fail "charlstm-sim flash accepted a blob above the firmware's capacities"
+fi
+grep -q "at most H=" "$TMP/err" || fail "no capacity refusal from charlstm-sim flash: $(cat "$TMP/err")"
+"$SIM" flash "$TMP/h256.blob" --board "$BOARD" --image "$TMP/h256.hex" --force >/dev/null 2>&1
+if "${QEMU[@]}" --image "$TMP/h256.hex" --chars 5 >/dev/null 2>"$TMP/err"; then
     fail "a blob above the firmware's capacity (H=256 > 128) was accepted"
 fi
 grep -q "reports: model:.*at most 128" "$TMP/err" || fail "no capacity error for H=256: $(cat "$TMP/err")"

@@ -80,6 +80,11 @@ struct FlashArgs {
     /// whole chip (drag-and-drop); its bytes must lie in the board's firmware reservation.
     #[arg(long, value_name = "FW")]
     firmware: Option<PathBuf>,
+    /// Write the image even if the model is above the board firmware's capacities or RAM
+    /// budget (for a firmware built otherwise); a blob larger than the model region is
+    /// still refused.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -198,9 +203,14 @@ fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
     let blob = device::read_file(&a.blob)?;
     let model = device::load_model(&blob, &label)?;
     let build = footprint::build_for(&model);
-    board
-        .check(&label, blob.len(), model.dims(), &build)
-        .map_err(|e| anyhow!(e))?;
+    let fit = board.check(&label, blob.len(), model.dims(), &build);
+    match fit {
+        Err(e) if !a.force || board.fit(blob.len(), model.dims(), &build).flash_over() > 0 => {
+            bail!(e)
+        }
+        Err(e) => eprintln!("charlstm-sim: warning: --force: {e}"),
+        Ok(_) => {}
+    }
     let firmware = match &a.firmware {
         Some(path) => Some(formats::read_firmware(path, board)?),
         None => None,
@@ -284,14 +294,25 @@ fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
         d.layers,
         quant_name(check.quant())
     )?;
-    writeln!(
-        out,
-        "  RAM        {} bytes ({} KiB firmware + {} for a {build} build) of the firmware's {}",
-        group((RAM_RESERVE as usize + build.total()) as u64),
-        RAM_RESERVE / 1024,
-        group(build.total() as u64),
-        group(board.ram_budget as u64)
-    )?;
+    match board.build {
+        Some(fw) => writeln!(
+            out,
+            "  RAM        {} bytes (its firmware's, measured; built for H<={} V<={} L<={}) of the firmware's {}",
+            group(fw.ram_bytes as u64),
+            fw.hidden,
+            fw.vocab,
+            fw.layers,
+            group(board.ram_budget as u64)
+        )?,
+        None => writeln!(
+            out,
+            "  RAM        {} bytes ({} KiB firmware + {} for a {build} build) of the firmware's {}",
+            group((RAM_RESERVE as usize + build.total()) as u64),
+            RAM_RESERVE / 1024,
+            group(build.total() as u64),
+            group(board.ram_budget as u64)
+        )?,
+    }
     writeln!(
         out,
         "  verified   read back as {}, same flash bytes, header and blob CRC-32 match, model loads",
