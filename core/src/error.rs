@@ -104,7 +104,8 @@ impl fmt::Display for LoadError {
                 "blob declares {declared} vocabulary characters but lists {found}"
             ),
             LoadError::DuplicateChar { ch } => {
-                write!(f, "blob vocabulary lists the character {ch:?} twice")
+                // U+ form, not `{:?}`: no Unicode escape tables on a device.
+                write!(f, "blob vocabulary lists the character U+{:04X} twice", *ch as u32)
             }
             LoadError::TensorShape {
                 tensor,

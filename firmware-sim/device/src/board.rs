@@ -188,9 +188,9 @@ pub const BOARDS: &[Board] = &[
             hidden: 128,
             vocab: 96,
             layers: 2,
-            ram_bytes: 11_072,
-            code_bytes: 58_212,
-            instructions_per_char: 144_824,
+            ram_bytes: 10_984,
+            code_bytes: 48_012,
+            instructions_per_char: 144_785,
         }),
     },
     Board {

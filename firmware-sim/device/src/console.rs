@@ -5,7 +5,7 @@
 
 use core::fmt::{self, Write};
 
-use charlstm_core::{Generator, LoadError, Model, OnUnknown, Quant};
+use charlstm_core::{Generator, LoadError, Model, OnUnknown, Quant, UnknownChar};
 
 use crate::board::Board;
 use crate::image::{self, ImageError};
@@ -58,6 +58,7 @@ pub enum BootError {
 }
 
 impl fmt::Display for BootError {
+    #[cfg_attr(charlstm_optimize, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BootError::Image(e) => write!(f, "{e}"),
@@ -67,6 +68,7 @@ impl fmt::Display for BootError {
 }
 
 /// Checks the partition at `from_header` and loads its model (zero-copy).
+#[cfg_attr(charlstm_optimize, optimize(size))]
 pub fn boot<'f, const H: usize, const V: usize, const L: usize>(
     board: &Board,
     from_header: &'f [u8],
@@ -78,6 +80,7 @@ pub fn boot<'f, const H: usize, const V: usize, const L: usize>(
 /// Boots from the partition at `from_header` (the board's flash from its header offset on)
 /// and serves requests until `quit`. On a failed boot it sends one error line and stops
 /// (`quit(Failure)`); hardware that cannot stop answers every request with that line.
+#[cfg_attr(charlstm_optimize, optimize(size))]
 pub fn run<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
     hw: &mut Hw,
     board: &'static Board,
@@ -142,6 +145,7 @@ struct Device<'m, 'f, const H: usize, const V: usize, const L: usize> {
 
 impl<const H: usize, const V: usize, const L: usize> Device<'_, '_, H, V, L> {
     /// The ready line, or with `info` the model's and the firmware's figures too.
+    #[cfg_attr(charlstm_optimize, optimize(size))]
     fn describe(&self, hw: &mut impl Hardware, word: &str) {
         let d = self.model.dims();
         let quant = match self.model.quant() {
@@ -195,24 +199,7 @@ fn generate<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
     let t = hw.ticks();
     let fed = match generator.prime(g.prime, OnUnknown::Error) {
         Ok(fed) => fed,
-        Err(e) => {
-            let mut utf8 = [0; 4];
-            let shown = if e.ch.is_control() {
-                "?"
-            } else {
-                e.ch.encode_utf8(&mut utf8)
-            };
-            let mut hex = [0; 10];
-            let code = format_hex32(e.ch as u32, &mut hex);
-            return write_line(
-                hw,
-                format_args!(
-                    "error prime: character `{shown}` (U+{}) at position {} is not in the model's vocabulary",
-                    code.trim_start_matches("0x").trim_start_matches("000"),
-                    e.position
-                ),
-            );
-        }
+        Err(e) => return write_prime_error(hw, e),
     };
     let now = hw.ticks();
     let prime_ticks = hw.ticks_between(t, now) as u64;
@@ -238,11 +225,32 @@ fn generate<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
         hw.write(ch.encode_utf8(&mut utf8).as_bytes());
         made_chars += 1;
     }
-    let status = if interrupted { "interrupted" } else { "ok" };
+    let counts = Counts {
+        chars: made_chars,
+        ticks,
+        prime_chars: fed,
+        prime_ticks,
+    };
+    write_end(hw, if interrupted { "interrupted" } else { "ok" }, &counts);
+}
+
+/// What a generate request made and spent, for its end line.
+struct Counts {
+    chars: u32,
+    ticks: u64,
+    prime_chars: usize,
+    prime_ticks: u64,
+}
+
+/// The `end` line of a generate reply, after the LF that closes the text.
+#[inline(never)]
+#[cfg_attr(charlstm_optimize, optimize(size))]
+fn write_end(hw: &mut impl Hardware, status: &str, c: &Counts) {
     let mut out = Out(hw);
     write!(
         out,
-        "\nend status={status} chars={made_chars} ticks={ticks} prime_chars={fed} prime_ticks={prime_ticks}"
+        "\nend status={status} chars={} ticks={} prime_chars={} prime_ticks={}",
+        c.chars, c.ticks, c.prime_chars, c.prime_ticks
     )
     .ok();
     if let Some((num, den)) = out.0.instructions_per_tick() {
@@ -256,19 +264,45 @@ fn generate<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
         let mut buf = [0; 20];
         out.0.write(b" instructions_per_char=");
         out.0
-            .write(format_u64(per(ticks, made_chars as u64), &mut buf).as_bytes());
+            .write(format_u64(per(c.ticks, c.chars as u64), &mut buf).as_bytes());
         out.0.write(b" instructions_per_prime_char=");
         out.0
-            .write(format_u64(per(prime_ticks, fed as u64), &mut buf).as_bytes());
+            .write(format_u64(per(c.prime_ticks, c.prime_chars as u64), &mut buf).as_bytes());
     }
     let (code, ram) = (out.0.code_bytes(), out.0.ram_bytes());
     writeln!(out, " code_bytes={code} ram_bytes={ram}").ok();
+}
+
+/// The reply to a prime character outside the vocabulary.
+#[inline(never)]
+#[cfg_attr(charlstm_optimize, optimize(size))]
+fn write_prime_error(hw: &mut impl Hardware, e: UnknownChar) {
+    let mut utf8 = [0; 4];
+    let shown = if e.ch.is_control() {
+        "?"
+    } else {
+        e.ch.encode_utf8(&mut utf8)
+    };
+    let mut hex = [0; 10];
+    let code = format_hex32(e.ch as u32, &mut hex);
+    // U+XXXX: at least four hex digits, as Unicode writes them.
+    let digits = code.get(2..).unwrap_or("");
+    let start = digits.bytes().take(4).take_while(|&b| b == b'0').count();
+    write_line(
+        hw,
+        format_args!(
+            "error prime: character `{shown}` (U+{}) at position {} is not in the model's vocabulary",
+            digits.get(start..).unwrap_or(""),
+            e.position
+        ),
+    );
 }
 
 /// `fmt::Write` onto the UART.
 struct Out<'h, Hw: Hardware>(&'h mut Hw);
 
 impl<Hw: Hardware> Write for Out<'_, Hw> {
+    #[inline(never)] // one copy of the UART loop for every reply
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.0.write(s.as_bytes());
         Ok(())
@@ -276,6 +310,8 @@ impl<Hw: Hardware> Write for Out<'_, Hw> {
 }
 
 /// One reply line: the text, then LF.
+#[inline(never)]
+#[cfg_attr(charlstm_optimize, optimize(size))]
 fn write_line(hw: &mut impl Hardware, args: fmt::Arguments<'_>) {
     let mut out = Out(hw);
     out.write_fmt(args).ok();

@@ -83,6 +83,7 @@ impl PartitionHeader {
     }
 
     /// Parses and checks the header's own bytes (spec §4, first five rows).
+    #[cfg_attr(charlstm_optimize, optimize(size))]
     pub fn parse(b: &[u8; HEADER_LEN]) -> Result<Self, ImageError> {
         if b.iter().all(|&x| x == ERASED) || b.iter().all(|&x| x == 0) {
             return Err(ImageError::Erased);
@@ -157,6 +158,7 @@ impl ImageError {
 }
 
 impl fmt::Display for ImageError {
+    #[cfg_attr(charlstm_optimize, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: ", self.kind())?;
         match self {
@@ -215,6 +217,7 @@ pub struct Partition<'a> {
 /// What `board`'s boot code does (spec §4): check the header at the start of `from_header`,
 /// which holds the board's flash from its header offset to the end of flash (a firmware
 /// cannot form a slice at address 0), then the blob's place and CRC.
+#[cfg_attr(charlstm_optimize, optimize(size))]
 pub fn read_partition<'a>(
     board: &Board,
     from_header: &'a [u8],

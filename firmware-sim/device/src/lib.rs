@@ -16,6 +16,9 @@
 //!   firmware runs the same loop.
 #![no_std]
 #![forbid(unsafe_code)]
+// Firmware builds mark the once-per-request code `optimize(size)`: it is most of the code
+// and none of the time (the per-character path stays optimized for speed).
+#![cfg_attr(charlstm_optimize, feature(optimize_attribute))]
 
 pub mod board;
 pub mod console;

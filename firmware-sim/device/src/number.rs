@@ -37,6 +37,7 @@ impl fmt::Display for NumberError {
 }
 
 /// Parses a whole number up to `u64::MAX`.
+#[cfg_attr(charlstm_optimize, optimize(size))]
 pub fn parse_u64(text: &str) -> Result<u64, NumberError> {
     if text.is_empty() {
         return Err(NumberError::Syntax);
@@ -61,6 +62,7 @@ pub fn parse_u32(text: &str) -> Result<u32, NumberError> {
 }
 
 /// Parses a decimal to the nearest f32 (module docs give the syntax and range).
+#[cfg_attr(charlstm_optimize, optimize(size))]
 pub fn parse_f32(text: &str) -> Result<f32, NumberError> {
     let (negative, body) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
@@ -79,6 +81,7 @@ pub fn parse_f32(text: &str) -> Result<f32, NumberError> {
 }
 
 /// `digits . fraction e exponent` as (significant digits, power of ten).
+#[cfg_attr(charlstm_optimize, optimize(size))]
 fn decimal(body: &str) -> Result<(u64, i32), NumberError> {
     let b = body.as_bytes();
     let mut i = 0;
@@ -134,6 +137,7 @@ fn decimal(body: &str) -> Result<(u64, i32), NumberError> {
 }
 
 /// The f32 nearest to `digits * 10^exp10` (ties to even), from exact integer arithmetic.
+#[cfg_attr(charlstm_optimize, optimize(size))]
 fn round_to_f32(mut digits: u64, mut exp10: i32) -> Result<f32, NumberError> {
     if digits == 0 {
         return Ok(0.0);
@@ -157,7 +161,7 @@ fn round_to_f32(mut digits: u64, mut exp10: i32) -> Result<f32, NumberError> {
     let den = 5u128.pow(k);
     let shift = digits.leading_zeros();
     let num = ((digits << shift) as u128) << 64;
-    let (q, rem) = (num / den, num % den);
+    let (q, rem) = divide(num, den);
     // value = (q + rem/den) * 2^-(64 + shift + k). Keep q's top 60 bits, folding everything
     // below (and a nonzero remainder) into one sticky bit: `as f32` then rounds correctly,
     // since f32 keeps 24 bits and the sticky bit lies far below the rounding position.
@@ -181,6 +185,22 @@ fn round_to_f32(mut digits: u64, mut exp10: i32) -> Result<f32, NumberError> {
     ))
 }
 
+/// `(num / den, num % den)` by shift and subtract, for `den < 2^127`: a few hundred bytes of
+/// code on a 32-bit core where the general 128-bit division takes kilobytes.
+#[cfg_attr(charlstm_optimize, optimize(size))]
+fn divide(num: u128, den: u128) -> (u128, u128) {
+    let (mut q, mut rem) = (0u128, 0u128);
+    for bit in (0..128).rev() {
+        rem = (rem << 1) | ((num >> bit) & 1);
+        q <<= 1;
+        if rem >= den {
+            rem -= den;
+            q |= 1;
+        }
+    }
+    (q, rem)
+}
+
 fn pow10(k: u32) -> Option<u128> {
     10u128.checked_pow(k)
 }
@@ -189,16 +209,27 @@ fn pow10(k: u32) -> Option<u128> {
 // Printing without core::fmt's float and padding code
 
 /// Writes `n` in decimal into `buf`, returning the digits.
+#[inline(never)]
 pub fn format_u64(n: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
+    // Nine digits at a time through u32 arithmetic: one 64-bit division per nine digits
+    // keeps this small on 32-bit cores.
     let mut n = n;
     loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
+        let (rest, mut chunk) = (n / 1_000_000_000, (n % 1_000_000_000) as u32);
+        // A chunk with more chunks before it keeps its leading zeros.
+        let width = if rest == 0 { 1 } else { 9 };
+        let mut written = 0;
+        while written < width || chunk > 0 {
+            i -= 1;
+            buf[i] = b'0' + (chunk % 10) as u8;
+            chunk /= 10;
+            written += 1;
+        }
+        if rest == 0 {
             break;
         }
+        n = rest;
     }
     // Only ASCII digits were written.
     core::str::from_utf8(&buf[i..]).unwrap_or("")
@@ -312,6 +343,16 @@ mod tests {
         let mut buf = [0; 20];
         assert_eq!(format_u64(0, &mut buf), "0");
         assert_eq!(format_u64(u64::MAX, &mut buf), "18446744073709551615");
+        for n in [
+            9,
+            10,
+            999_999_999,
+            1_000_000_000,
+            1_000_000_007,
+            10_000_000_000_000_000_000,
+        ] {
+            assert_eq!(format_u64(n, &mut buf), std::format!("{n}"));
+        }
         let mut hex = [0; 10];
         assert_eq!(format_hex32(0xb34f3a46, &mut hex), "0xb34f3a46");
     }

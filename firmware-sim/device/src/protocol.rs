@@ -124,6 +124,7 @@ impl RequestError<'_> {
 }
 
 impl fmt::Display for RequestError<'_> {
+    #[cfg_attr(charlstm_optimize, optimize(size))]
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RequestError::UnknownCommand(c) => write!(
@@ -164,6 +165,7 @@ impl fmt::Display for RequestError<'_> {
 
 /// Checks a temperature and a top-p given as text, as `SamplerConfig::validate` would,
 /// keeping the text for the message (no float formatting on a device).
+#[cfg_attr(charlstm_optimize, optimize(size))]
 pub fn check_sampler<'t>(
     sampler: SamplerConfig,
     temperature: &'t str,
@@ -205,6 +207,7 @@ enum SplitError {
 
 /// Parses one request line (without its line end). Quoted values are unescaped in place,
 /// so the request borrows from `line`.
+#[cfg_attr(charlstm_optimize, optimize(size))]
 pub fn parse_request(line: &mut [u8]) -> Result<Request<'_>, RequestError<'_>> {
     if core::str::from_utf8(line).is_err() {
         return Err(RequestError::NotUtf8);
@@ -285,6 +288,7 @@ fn is_space(b: u8) -> bool {
 
 /// Splits `line` into the command and `key=value` arguments, unescaping quoted values in
 /// place (an escape is never shorter than what it stands for).
+#[cfg_attr(charlstm_optimize, optimize(size))]
 fn split(line: &mut [u8]) -> Result<Words, SplitError> {
     let mut words = Words {
         command: Span::default(),
@@ -341,6 +345,7 @@ fn split(line: &mut [u8]) -> Result<Words, SplitError> {
 
 /// Decodes the quoted value whose opening quote is at `open`; returns its span (written
 /// from `open` on) and the index after the closing quote.
+#[cfg_attr(charlstm_optimize, optimize(size))]
 fn unquote(line: &mut [u8], open: usize) -> Result<(Span, usize), SplitError> {
     let (mut r, mut w) = (open + 1, open);
     loop {
@@ -390,6 +395,7 @@ fn unquote(line: &mut [u8], open: usize) -> Result<(Span, usize), SplitError> {
 }
 
 /// `{hex}` after `\u`, 1 to 6 digits, a Unicode scalar value.
+#[cfg_attr(charlstm_optimize, optimize(size))]
 fn unicode_escape(line: &[u8], at: usize) -> Result<(char, usize), SplitError> {
     if line.get(at) != Some(&b'{') {
         return Err(SplitError::BadEscape);
