@@ -105,7 +105,11 @@ impl fmt::Display for LoadError {
             ),
             LoadError::DuplicateChar { ch } => {
                 // U+ form, not `{:?}`: no Unicode escape tables on a device.
-                write!(f, "blob vocabulary lists the character U+{:04X} twice", *ch as u32)
+                write!(
+                    f,
+                    "blob vocabulary lists the character U+{:04X} twice",
+                    *ch as u32
+                )
             }
             LoadError::TensorShape {
                 tensor,

@@ -133,7 +133,7 @@ fn generate_streams_the_generators_text_framed_by_its_count() {
     );
     for (i, text) in [first, second].iter().enumerate() {
         let header = format!("text chars={}\n", text.chars().count());
-        let at = rest.match_indices(&header).nth(0).map(|(at, _)| at);
+        let at = rest.find(header.as_str());
         let at = at.unwrap_or_else(|| panic!("reply {i}: no {header:?} in {rest:?}"));
         let body = &rest[at + header.len()..];
         assert!(body.starts_with(text.as_str()), "reply {i} differs");

@@ -32,10 +32,9 @@ fn row(b: &Board, blob: &[u8], model: &SimModel<'_>) -> String {
     let build = footprint::build_for(model);
     let fit = b.fit(blob.len(), model.dims(), &build);
     let verdict = match (b.qemu_machine, b.build) {
-        _ if fit.flash_over() > 0 => format!(
-            "no: flash over by {} bytes",
-            group(fit.flash_over() as u64)
-        ),
+        _ if fit.flash_over() > 0 => {
+            format!("no: flash over by {} bytes", group(fit.flash_over() as u64))
+        }
         _ if !fit.fits() => "no".to_string(),
         (Some(machine), Some(fw)) => format!(
             "**runs** under QEMU `{machine}`: {} instructions/char, RAM {} B, firmware {} B",
@@ -68,7 +67,10 @@ fn the_readme_boards_table_is_the_board_table() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
         .expect("README.md");
     let rows: Vec<String> = BOARDS.iter().map(|b| row(b, blob, &model)).collect();
-    let missing: Vec<&String> = rows.iter().filter(|r| !readme.contains(r.as_str())).collect();
+    let missing: Vec<&String> = rows
+        .iter()
+        .filter(|r| !readme.contains(r.as_str()))
+        .collect();
     assert!(
         missing.is_empty(),
         "README.md's boards table is stale; its rows should be:\n{}",
