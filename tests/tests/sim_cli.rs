@@ -747,3 +747,56 @@ fn a_board_flag_that_disagrees_with_the_header_is_refused() {
         &["nrf52840", "4194304 bytes", "padded"],
     );
 }
+
+#[test]
+fn a_model_above_a_boards_firmware_is_refused_unless_forced() {
+    let f = Files::new();
+    // mps2-an386's firmware holds H <= 128; the simulator itself would hold H=136.
+    let wide = f.write(
+        "wide.blob",
+        &random_blob(VOCAB, 136, 1, 2, Quant::I8RowScaled),
+    );
+    let hex = f.path("wide.hex");
+    fails(
+        &["flash", &wide, "--image", &hex, "--board", "mps2-an386"],
+        &["H=136", "at most H=128"],
+    );
+    assert!(!std::path::Path::new(&hex).exists(), "nothing is written");
+    let forced = sim(&[
+        "flash",
+        &wide,
+        "--image",
+        &hex,
+        "--board",
+        "mps2-an386",
+        "--force",
+    ]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert!(
+        forced.stderr.contains("warning: --force"),
+        "{}",
+        forced.stderr
+    );
+    // The simulated device, standing in for that firmware, refuses to run it.
+    fails(
+        &["run", "--image", &hex, "--chars", "5"],
+        &["at most H=128"],
+    );
+    // A blob too large for the model region cannot be forced.
+    let big = f.write(
+        "big.blob",
+        &random_blob(VOCAB, 192, 1, 1, Quant::I8RowScaled),
+    );
+    fails(
+        &[
+            "flash",
+            &big,
+            "--image",
+            &f.path("f103.img"),
+            "--board",
+            "stm32f103",
+            "--force",
+        ],
+        &["over by"],
+    );
+}
