@@ -25,3 +25,16 @@ pub mod uart;
 pub mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 }
+
+/// `1234567` -> `1,234,567`, as the reports print byte counts.
+pub fn group(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}

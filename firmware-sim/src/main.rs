@@ -17,6 +17,7 @@ use charlstm_sim::device::{self, Flash, RunConfig, RunReport, Source};
 use charlstm_sim::flash;
 use charlstm_sim::footprint::{self, Build, SimModel};
 use charlstm_sim::formats::{self, Format, Segment};
+use charlstm_sim::group;
 use charlstm_sim::probe::{self, CountingAlloc};
 use charlstm_sim::uart::Uart;
 
@@ -730,17 +731,4 @@ fn bpc(v: f32) -> String {
     } else {
         "not measured".to_string()
     }
-}
-
-/// `1234567` -> `1,234,567`.
-fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }

@@ -6,18 +6,7 @@ use charlstm_core::Model;
 use charlstm_sim::board::{BOARDS, Board, Budget};
 use charlstm_sim::bundled::BUNDLED_BLOB;
 use charlstm_sim::footprint::{self, SimModel};
-
-fn group(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
+use charlstm_sim::group;
 
 fn size(bytes: u32) -> String {
     if bytes >= 1024 * 1024 {
