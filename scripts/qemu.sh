@@ -60,7 +60,10 @@ done
 # The boards with a firmware here: QEMU binary, CPU and Rust target of each.
 case "$BOARD" in
 mps2-an386) QEMU=qemu-system-arm CPU=cortex-m4 TARGET=thumbv7em-none-eabihf ;;
-*) usage "board '$BOARD' has no firmware in this repository (boards with one: mps2-an386)" ;;
+netduinoplus2) QEMU=qemu-system-arm CPU=cortex-m4 TARGET=thumbv7em-none-eabihf ;;
+microbit) QEMU=qemu-system-arm CPU=cortex-m0 TARGET=thumbv6m-none-eabi ;;
+sifive_e) QEMU=qemu-system-riscv32 CPU=sifive-e31 TARGET=riscv32imac-unknown-none-elf ;;
+*) usage "board '$BOARD' has no firmware in this repository (boards with one: mps2-an386, netduinoplus2, microbit, sifive_e)" ;;
 esac
 
 if [ "$BUILD_ONLY" = 0 ]; then

@@ -1,30 +1,65 @@
-//! Generates the linker memory map (memory.x, read by cortex-m-rt's link.x) from the board
-//! table in charlstm-device, for the board the Cargo feature selects:
+//! Generates the linker memory map (memory.x, read by cortex-m-rt's or riscv-rt's link.x)
+//! from the board table in charlstm-device, for the board the Cargo feature selects:
 //!
 //! - FLASH: from the board's flash base, as long as its firmware reservation, so the linker
 //!   refuses a firmware that would run into the partition header;
 //! - RAM: from the board's RAM base, as long as the firmware's RAM budget, so the stack
 //!   (cortex-m-rt puts its top at the end of RAM) and the statics stay inside the budget.
 //!
-//! It also passes the board's name to the firmware as `CHARLSTM_BOARD`.
+//! For riscv-rt it adds the `REGION_ALIAS` lines that map its sections onto those two
+//! regions (code and read-only data in FLASH; data, bss and stack in RAM). It refuses a
+//! board built for another architecture than its own (`--target`, see .cargo/config.toml),
+//! and passes the board's name to the firmware as `CHARLSTM_BOARD`.
 use std::{env, fs, path::PathBuf};
 
 use charlstm_device::board;
 
-/// Cargo feature (as Cargo exports it to build scripts) -> board table name.
-const BOARD_FEATURES: &[(&str, &str)] = &[("CARGO_FEATURE_MPS2_AN386", "mps2-an386")];
+/// Cargo feature (as Cargo exports it to build scripts) -> board table name and the Rust
+/// target its core needs (`--target`).
+const BOARD_FEATURES: &[(&str, &str, &str)] = &[
+    (
+        "CARGO_FEATURE_MPS2_AN386",
+        "mps2-an386",
+        "thumbv7em-none-eabihf",
+    ),
+    (
+        "CARGO_FEATURE_NETDUINOPLUS2",
+        "netduinoplus2",
+        "thumbv7em-none-eabihf",
+    ),
+    ("CARGO_FEATURE_MICROBIT", "microbit", "thumbv6m-none-eabi"),
+    (
+        "CARGO_FEATURE_SIFIVE_E",
+        "sifive_e",
+        "riscv32imac-unknown-none-elf",
+    ),
+];
+
+/// riscv-rt's link.x places its sections in these regions; memory.x names them.
+const RISCV_RT_ALIASES: &str = "REGION_ALIAS(\"REGION_TEXT\", FLASH);\n\
+                                REGION_ALIAS(\"REGION_RODATA\", FLASH);\n\
+                                REGION_ALIAS(\"REGION_DATA\", RAM);\n\
+                                REGION_ALIAS(\"REGION_BSS\", RAM);\n\
+                                REGION_ALIAS(\"REGION_HEAP\", RAM);\n\
+                                REGION_ALIAS(\"REGION_STACK\", RAM);\n";
 
 fn main() {
-    let selected: Vec<&str> = BOARD_FEATURES
+    let selected: Vec<_> = BOARD_FEATURES
         .iter()
-        .filter(|(feature, _)| env::var_os(feature).is_some())
-        .map(|&(_, name)| name)
+        .filter(|(feature, ..)| env::var_os(feature).is_some())
         .collect();
-    let name = match selected.as_slice() {
-        [name] => *name,
+    let (name, target) = match selected.as_slice() {
+        [(_, name, target)] => (*name, *target),
         [] => panic!("select a board with a Cargo feature (e.g. --features mps2-an386)"),
-        more => panic!("select one board feature, not {more:?}"),
+        more => panic!(
+            "select one board feature, not {:?}",
+            more.iter().map(|b| b.1).collect::<Vec<_>>()
+        ),
     };
+    let building_for = env::var("TARGET").unwrap_or_default();
+    if building_for != target {
+        panic!("board `{name}` is built with --target {target}, not {building_for}");
+    }
     let board = board::find(name)
         .unwrap_or_else(|| panic!("board `{name}` is not in charlstm_device::board::BOARDS"));
 
@@ -36,12 +71,17 @@ fn main() {
            FLASH : ORIGIN = {flash:#010x}, LENGTH = {firmware:#x}\n  \
            /* the firmware's RAM budget: statics and stack */\n  \
            RAM   : ORIGIN = {ram:#010x}, LENGTH = {budget:#x}\n\
-         }}\n",
+         }}\n{aliases}",
         header = board.header_addr(),
         flash = board.flash_base,
         firmware = board.firmware,
         ram = board.ram_base,
         budget = board.ram_budget,
+        aliases = if target.starts_with("riscv") {
+            RISCV_RT_ALIASES
+        } else {
+            ""
+        },
     );
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::write(out.join("memory.x"), memory).expect("cannot write memory.x");

@@ -84,7 +84,7 @@ pub const BOARDS: &[Board] = &[
         ram: 16 * KIB,
         ram_budget: 16 * KIB,
         uf2_family: None,
-        qemu_machine: None, // firmware to come: microbit
+        qemu_machine: Some("microbit"),
         build: None,
     },
     Board {
@@ -149,7 +149,7 @@ pub const BOARDS: &[Board] = &[
         ram: 128 * KIB,
         ram_budget: 16 * KIB,
         uf2_family: None,
-        qemu_machine: None, // firmware to come: netduinoplus2
+        qemu_machine: Some("netduinoplus2"),
         build: None,
     },
     Board {
@@ -207,7 +207,7 @@ pub const BOARDS: &[Board] = &[
         ram: 16 * KIB,
         ram_budget: 16 * KIB,
         uf2_family: None,
-        qemu_machine: None, // firmware to come: sifive_e
+        qemu_machine: Some("sifive_e"),
         build: None,
     },
 ];

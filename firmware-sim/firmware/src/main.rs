@@ -5,15 +5,16 @@
 //! counter, and hands the console the board's flash from the partition header on: the
 //! console checks the header and the blob (`charlstm_device::image::read_partition`), loads
 //! the model in place and serves requests until `quit`. The firmware is built with
-//! `panic = "abort"`; its panic and HardFault handlers send one fixed `error fault: ...`
-//! line and exit with failure (QEMU build) or halt.
+//! `panic = "abort"`; its panic handler and the architecture's fault handler (HardFault,
+//! RISC-V exceptions: src/board/) send one fixed `error fault: ...` line and exit with
+//! failure (QEMU build) or halt.
 #![no_std]
 #![no_main]
 
 mod board;
 
+use board::entry;
 use charlstm_device::console;
-use cortex_m_rt::{ExceptionFrame, entry, exception};
 
 /// Capacities: the bundled Nietzsche model is H=128, V=57, L=1; V=96 leaves room for any
 /// printable-ASCII corpus, L=2 for the trainer's two-layer models. A larger blob is refused
@@ -42,11 +43,6 @@ fn flash_from_header() -> &'static [u8] {
     // for the whole run. Nothing writes it: the linker keeps the firmware's code and data
     // inside the reservation and RAM elsewhere, and the firmware never programs flash.
     unsafe { core::slice::from_raw_parts(b.header_addr() as usize as *const u8, len) }
-}
-
-#[exception]
-unsafe fn HardFault(_frame: &ExceptionFrame) -> ! {
-    board::fatal(b"error fault: hard fault\n")
 }
 
 /// Nothing in the firmware is expected to panic; if something does, a fixed line (no

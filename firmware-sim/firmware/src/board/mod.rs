@@ -1,25 +1,42 @@
-//! The board this firmware is built for, and what every Cortex-M board here shares.
+//! The board this firmware is built for, and what every board here shares.
 //!
-//! Exactly one board feature selects the board module (its UART and tick counter, behind
-//! [`Hw`], charlstm-device's `console::Hardware`) and, in build.rs, the board table's entry
-//! that the linker memory map is generated from and [`BOARD`] names. Every address and size
-//! comes from that table (`charlstm_device::board::BOARDS`); the board modules hold only
-//! their peripheral registers.
+//! Exactly one board feature selects the board module (`chip`: its UART and tick counter)
+//! and, in build.rs, the board table's entry that the linker memory map is generated from and
+//! [`BOARD`] names. Every address and size comes from that table
+//! (`charlstm_device::board::BOARDS`); the board modules hold only their peripheral registers
+//! and counters. The architecture module (`arch`: Cortex-M or RISC-V) holds the entry point,
+//! the stack pointer, the fault handler, the exit and the halt.
 //!
-//! Shared here, from cortex-m-rt's link: stack painting and the RAM and flash figures, and
-//! the exit (semihosting under QEMU, a halt on hardware).
+//! Shared here: [`Hw`], charlstm-device's `console::Hardware` over the board module; stack
+//! painting and the RAM and flash figures, from the link symbols cortex-m-rt and riscv-rt
+//! both define (`__sheap`, `_stack_start`, `__sidata`, `__sdata`, `__edata`).
 
 use core::ptr::{addr_of, read_volatile, write_volatile};
 
 use charlstm_device::board::{BOARDS, Board};
-use charlstm_device::console::ExitStatus;
+use charlstm_device::console::{ExitStatus, Hardware};
+
+#[cfg(target_arch = "arm")]
+#[path = "arm.rs"]
+mod arch;
+#[cfg(target_arch = "riscv32")]
+#[path = "rv32.rs"]
+mod arch;
+
+pub use arch::{entry, halt};
 
 #[cfg(feature = "mps2-an386")]
-mod mps2_an386;
-#[cfg(feature = "mps2-an386")]
-pub use mps2_an386::Mps2An386 as Hw;
-#[cfg(feature = "mps2-an386")]
-use mps2_an386::fault_line;
+#[path = "mps2_an386.rs"]
+mod chip;
+#[cfg(feature = "netduinoplus2")]
+#[path = "netduinoplus2.rs"]
+mod chip;
+#[cfg(feature = "microbit")]
+#[path = "microbit.rs"]
+mod chip;
+#[cfg(feature = "sifive_e")]
+#[path = "sifive_e.rs"]
+mod chip;
 
 /// This build's entry of the board table: the one build.rs generated memory.x from.
 pub const BOARD: &Board = board_named(env!("CHARLSTM_BOARD"));
@@ -52,7 +69,88 @@ const fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// RAM and flash figures from cortex-m-rt's link.x
+// The console's hardware: the board module's UART and counter
+
+/// The board's console hardware, set up by [`Hw::init`].
+pub struct Hw {
+    _initialized: (),
+}
+
+impl Hw {
+    /// Sets up the board's UART (transmit and receive, 115,200 baud) and starts its tick
+    /// counter. Call once, at boot.
+    pub fn init() -> Self {
+        chip::init();
+        Hw { _initialized: () }
+    }
+}
+
+impl Hardware for Hw {
+    fn read_byte(&mut self) -> Option<u8> {
+        chip::read_byte()
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            chip::write_byte(b);
+        }
+    }
+
+    fn ticks(&mut self) -> u32 {
+        chip::ticks()
+    }
+
+    fn ticks_between(&self, earlier: u32, later: u32) -> u32 {
+        chip::ticks_between(earlier, later)
+    }
+
+    fn instructions_per_tick(&self) -> Option<(u32, u32)> {
+        #[cfg(feature = "qemu")]
+        {
+            Some(chip::INSTRUCTIONS_PER_TICK)
+        }
+        #[cfg(not(feature = "qemu"))]
+        {
+            None
+        }
+    }
+
+    fn code_bytes(&self) -> u32 {
+        code_bytes()
+    }
+
+    fn ram_bytes(&self) -> u32 {
+        ram_bytes()
+    }
+
+    fn quit(&mut self, status: ExitStatus) -> bool {
+        #[cfg(feature = "qemu")]
+        exit(status);
+        #[cfg(not(feature = "qemu"))]
+        {
+            let _ = status;
+            false
+        }
+    }
+
+    fn reset(&mut self) -> ! {
+        arch::reset()
+    }
+}
+
+/// Guest instructions per tick of a counter at the board's core clock (SysTick), under QEMU
+/// `-icount shift=0` (one instruction per nanosecond): 1000 / clock_mhz, reduced.
+#[cfg(all(feature = "qemu", target_arch = "arm"))]
+pub const fn core_clock_instructions_per_tick() -> (u32, u32) {
+    let (mut a, mut b) = (1000, BOARD.clock_mhz);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    (1000 / a, BOARD.clock_mhz / a)
+}
+
+// ---------------------------------------------------------------------------
+// RAM and flash figures from the runtime crate's link.x
 
 unsafe extern "C" {
     // End of .bss/.uninit (the start of the free RAM), the initial stack pointer (end of the
@@ -81,11 +179,11 @@ fn stack_top() -> usize {
 pub fn paint_stack() {
     // Nothing runs below the current stack pointer (no interrupt is enabled), so every word
     // from the end of the statics up to it is unused; 64 bytes of margin for this frame.
-    let top = (cortex_m::register::msp::read() as usize).saturating_sub(64);
+    let top = arch::stack_pointer().saturating_sub(64);
     let mut p = free_ram_start();
     while p < top {
-        // SAFETY: `p` is word-aligned (cortex-m-rt aligns `__sheap` to 4) and lies in RAM
-        // between the statics and the live stack, which no reference points into.
+        // SAFETY: `p` is word-aligned (both runtimes' link.x align `__sheap` to 4) and lies
+        // in RAM between the statics and the live stack, which no reference points into.
         unsafe { write_volatile(p as *mut u32, PAINT) };
         p += 4;
     }
@@ -103,8 +201,8 @@ pub fn ram_bytes() -> u32 {
     (statics + (stack_top() - p)) as u32
 }
 
-/// Flash bytes of the firmware: vector table, code, read-only data and .data's initial
-/// values (where .data's load image ends, from the start of flash).
+/// Flash bytes of the firmware: vector table (or RISC-V start code), code, read-only data and
+/// .data's initial values (where .data's load image ends, from the start of flash).
 pub fn code_bytes() -> u32 {
     let data = addr_of!(__edata) as usize - addr_of!(__sdata) as usize;
     (addr_of!(__sidata) as usize - BOARD.flash_base as usize + data) as u32
@@ -113,25 +211,10 @@ pub fn code_bytes() -> u32 {
 // ---------------------------------------------------------------------------
 // Exit
 
-/// Guest instructions per tick of a counter at the board's core clock, under QEMU
-/// `-icount shift=0` (one instruction per nanosecond): 1000 / clock_mhz, reduced.
-#[cfg(feature = "qemu")]
-pub const fn instructions_per_tick() -> (u32, u32) {
-    let (mut a, mut b) = (1000, BOARD.clock_mhz);
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    (1000 / a, BOARD.clock_mhz / a)
-}
-
 /// Ends the program: QEMU exits with `status` (semihosting).
 #[cfg(feature = "qemu")]
 pub fn exit(status: ExitStatus) -> ! {
-    use cortex_m_semihosting::debug;
-    debug::exit(match status {
-        ExitStatus::Success => debug::EXIT_SUCCESS,
-        ExitStatus::Failure => debug::EXIT_FAILURE,
-    });
+    arch::semihosting_exit(status);
     halt()
 }
 
@@ -141,17 +224,14 @@ pub fn exit(_status: ExitStatus) -> ! {
     halt()
 }
 
-/// A fault or panic: sends the fixed `line` on the UART and ends with failure. One copy,
-/// shared by the handlers; nothing in it formats.
+/// A fault or panic: sends the fixed `line` on the UART (enabled again first, whatever
+/// state the console left it in) and ends with failure. One copy, shared by the handlers;
+/// nothing in it formats.
 #[inline(never)]
 pub fn fatal(line: &[u8]) -> ! {
-    fault_line(line);
-    exit(ExitStatus::Failure)
-}
-
-/// Stops here for good (until a reset).
-pub fn halt() -> ! {
-    loop {
-        cortex_m::asm::wfi();
+    chip::uart_enable();
+    for &b in line {
+        chip::write_byte(b);
     }
+    exit(ExitStatus::Failure)
 }
