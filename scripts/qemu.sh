@@ -91,19 +91,23 @@ fi
 
 have_tools() {
     [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ] && command -v ld.lld >/dev/null &&
-        command -v "$QEMU" >/dev/null &&
+        command -v "$QEMU" >/dev/null && command -v arm-none-eabi-objcopy >/dev/null &&
         [ -f "$(/usr/bin/rustc --print sysroot)/lib/rustlib/src/rust/library/Cargo.lock" ]
 }
 if ! have_tools; then
-    echo "$NAME: installing rustc-web cargo-web rust-web-src lld qemu-system-arm" >&2
+    # qemu-system-riscv32 is in qemu-system-misc; without --no-install-recommends apt may
+    # remove packages the machine came with.
+    PACKAGES="rustc-web cargo-web rust-web-src lld binutils-arm-none-eabi qemu-system-arm"
+    [ "$QEMU" = qemu-system-riscv32 ] && PACKAGES="$PACKAGES qemu-system-misc"
+    echo "$NAME: installing $PACKAGES" >&2
     SUDO=""
     [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update >&2
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        rustc-web cargo-web rust-web-src lld qemu-system-arm >&2
+    # shellcheck disable=SC2086
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $PACKAGES >&2
     have_tools || die "toolchain still incomplete after apt-get install (see docs/qemu-m4.md)"
 fi
-(cd "$FW" && /usr/bin/cargo build --release --locked -q --no-default-features --features "$BOARD,qemu") ||
+(cd "$FW" && /usr/bin/cargo build --release --locked -q --target "$TARGET" --no-default-features --features "$BOARD,qemu") ||
     die "firmware build failed"
 (cd "$ROOT" && cargo build --release -q -p charlstm-sim) || die "charlstm-sim build failed"
 [ "$BUILD_ONLY" = 1 ] && exit 0
@@ -129,11 +133,16 @@ elif [ "$(head -c 1 "$IMAGE")" = ":" ]; then
 else
     # A bin image is this board's whole flash: its bytes from the board's header offset on go
     # to the header's address (charlstm-sim boards reads both from the board table).
-    HEADER=$("$SIM" boards --board "$BOARD" | sed -n 's/^header: \(0x[0-9a-f]*\) (flash offset \(0x[0-9a-f]*\))$/\1 \2/p')
-    [ -n "$HEADER" ] || die "charlstm-sim boards names no header address for $BOARD"
+    FACTS=$("$SIM" boards --board "$BOARD")
+    HEADER=$(sed -n 's/^header: \(0x[0-9a-f]*\) (flash offset \(0x[0-9a-f]*\))$/\1 \2/p' <<<"$FACTS")
+    FLASH_KIB=$(sed -n 's/^flash: 0x[0-9a-f]*, \([0-9]*\) KiB$/\1/p' <<<"$FACTS")
+    [ -n "$HEADER" ] && [ -n "$FLASH_KIB" ] || die "charlstm-sim boards names no header address for $BOARD"
     read -r ADDR OFFSET <<<"$HEADER"
-    tail -c +$((OFFSET + 1)) "$IMAGE" >"$TMP/partition.bin"
-    LOAD=(-device "loader,file=$TMP/partition.bin,addr=$ADDR")
+    # At most this board's flash: another board's larger image is cut where this flash ends.
+    tail -c +$((OFFSET + 1)) "$IMAGE" | head -c $((FLASH_KIB * 1024 - OFFSET)) >"$TMP/partition.bin"
+    # As Intel HEX: QEMU's loader takes a raw file only up to the machine's RAM size.
+    arm-none-eabi-objcopy -I binary -O ihex --change-addresses="$ADDR" "$TMP/partition.bin" "$TMP/partition.hex"
+    LOAD=(-device "loader,file=$TMP/partition.hex")
 fi
 
 # ---------------------------------------------------------------------------

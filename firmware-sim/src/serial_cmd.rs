@@ -108,9 +108,17 @@ pub fn serial_cmd(a: SerialArgs) -> anyhow::Result<()> {
     if !a.raw {
         out.write_all(request.prime.as_bytes())?;
     }
-    let reply = console
-        .generate(&request, &mut out)
-        .map_err(|e| e.context(label.clone()))?;
+    let reply = match console.generate(&request, &mut out) {
+        Ok(reply) => reply,
+        Err(e) => {
+            // A device that refused to boot answers every request with its error line and
+            // stops on `quit` (docs/serial-protocol.md §5): end it as asked.
+            if a.quit && e.downcast_ref::<serial::SerialError>().is_some() {
+                console.quit().ok();
+            }
+            return Err(e.context(label));
+        }
+    };
     if !a.raw {
         out.write_all(b"\n")?;
     }

@@ -227,9 +227,12 @@ fn a_bad_flash_stops_the_device_with_one_line() {
         (partition(&big), "model"),
     ];
     for (flash, kind) in cases {
-        let (out, status) = session(&flash, b"");
+        // One line at boot, the same line for every request, then `quit` stops it.
+        let (out, status) = session(&flash, b"info\ngenerate\nquit\n");
         assert_eq!(status, ExitStatus::Failure);
-        assert_eq!(out.lines().count(), 1, "{out}");
-        assert!(out.starts_with(&format!("error {kind}: ")), "{out}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(lines[0].starts_with(&format!("error {kind}: ")), "{out}");
+        assert!(lines.iter().all(|l| *l == lines[0]), "{out}");
     }
 }

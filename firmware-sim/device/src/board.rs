@@ -85,7 +85,14 @@ pub const BOARDS: &[Board] = &[
         ram_budget: 16 * KIB,
         uf2_family: None,
         qemu_machine: Some("microbit"),
-        build: None,
+        build: Some(FirmwareBuild {
+            hidden: 128,
+            vocab: 96,
+            layers: 2,
+            ram_bytes: 11_204,
+            code_bytes: 55_008,
+            instructions_per_char: 1_903_856,
+        }),
     },
     Board {
         name: "stm32f103",
@@ -150,7 +157,14 @@ pub const BOARDS: &[Board] = &[
         ram_budget: 16 * KIB,
         uf2_family: None,
         qemu_machine: Some("netduinoplus2"),
-        build: None,
+        build: Some(FirmwareBuild {
+            hidden: 128,
+            vocab: 96,
+            layers: 2,
+            ram_bytes: 10_984,
+            code_bytes: 48_112,
+            instructions_per_char: 144_784,
+        }),
     },
     Board {
         name: "rp2040",
@@ -189,8 +203,8 @@ pub const BOARDS: &[Board] = &[
             vocab: 96,
             layers: 2,
             ram_bytes: 10_984,
-            code_bytes: 48_012,
-            instructions_per_char: 144_785,
+            code_bytes: 48_020,
+            instructions_per_char: 144_784,
         }),
     },
     Board {
@@ -208,7 +222,14 @@ pub const BOARDS: &[Board] = &[
         ram_budget: 16 * KIB,
         uf2_family: None,
         qemu_machine: Some("sifive_e"),
-        build: None,
+        build: Some(FirmwareBuild {
+            hidden: 128,
+            vocab: 96,
+            layers: 2,
+            ram_bytes: 9_892,
+            code_bytes: 54_096,
+            instructions_per_char: 1_336_012,
+        }),
     },
 ];
 

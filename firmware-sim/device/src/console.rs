@@ -78,8 +78,9 @@ pub fn boot<'f, const H: usize, const V: usize, const L: usize>(
 }
 
 /// Boots from the partition at `from_header` (the board's flash from its header offset on)
-/// and serves requests until `quit`. On a failed boot it sends one error line and stops
-/// (`quit(Failure)`); hardware that cannot stop answers every request with that line.
+/// and serves requests until `quit`. On a failed boot it sends one error line instead of the
+/// ready line, answers every request with that line, and stops with `Failure` on `quit`
+/// (spec §5: a host that has read the line ends the device, so no exit races the line).
 #[cfg_attr(charlstm_optimize, optimize(size))]
 pub fn run<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
     hw: &mut Hw,
@@ -89,14 +90,20 @@ pub fn run<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
     let mut line = LineBuffer::new();
     let model = match boot::<H, V, L>(board, from_header) {
         Ok(model) => model,
-        Err(e) => loop {
+        Err(e) => {
             write_line(hw, format_args!("error {e}"));
-            if hw.quit(ExitStatus::Failure) {
-                return ExitStatus::Failure;
+            loop {
+                let Some(request) = line.current.read(hw) else {
+                    continue;
+                };
+                let quit = matches!(request.map(protocol::parse_request), Ok(Ok(Request::Quit)));
+                line.clear();
+                write_line(hw, format_args!("error {e}"));
+                if quit && hw.quit(ExitStatus::Failure) {
+                    return ExitStatus::Failure;
+                }
             }
-            while line.current.read(hw).is_none() {}
-            line.clear();
-        },
+        }
     };
     let device = Device {
         board,

@@ -14,14 +14,20 @@
 mod board;
 
 use board::entry;
+use charlstm_device::board::FirmwareBuild;
 use charlstm_device::console;
 
-/// Capacities: the bundled Nietzsche model is H=128, V=57, L=1; V=96 leaves room for any
-/// printable-ASCII corpus, L=2 for the trainer's two-layer models. A larger blob is refused
-/// by the loader at boot (an `error` line).
-const H: usize = 128;
-const V: usize = 96;
-const L: usize = 2;
+/// Capacities, from the board table's `build` (where `charlstm-sim flash` reads them too):
+/// the bundled Nietzsche model is H=128, V=57, L=1; V=96 leaves room for any printable-ASCII
+/// corpus, L=2 for the trainer's two-layer models. A larger blob is refused by the loader at
+/// boot (an `error` line).
+const BUILD: FirmwareBuild = match board::BOARD.build {
+    Some(build) => build,
+    None => panic!("the board table has no firmware build for this board"),
+};
+const H: usize = BUILD.hidden as usize;
+const V: usize = BUILD.vocab as usize;
+const L: usize = BUILD.layers as usize;
 
 // The partition header follows the firmware reservation, so its address is never 0.
 const _: () = assert!(board::BOARD.header_offset() > 0);
