@@ -166,16 +166,16 @@ refused erased "$TMP/erased.bin" --board "$BOARD"
 
 # The firmware's own refusals: a blob above its capacities, a prime outside the vocabulary.
 # (charlstm-sim flash refuses a blob above the firmware's capacities; --force writes it.)
-blob "$TMP/h256.blob" 256 1 int8 3
-if "$SIM" flash "$TMP/h256.blob" --board "$BOARD" --image "$TMP/h256.hex" >/dev/null 2>"$TMP/err"; then
+blob "$TMP/h136.blob" 136 1 int8 3
+if "$SIM" flash "$TMP/h136.blob" --board "$BOARD" --image "$TMP/h136.hex" >/dev/null 2>"$TMP/err"; then
     fail "charlstm-sim flash accepted a blob above the firmware's capacities"
 fi
 grep -q "at most H=" "$TMP/err" || fail "no capacity refusal from charlstm-sim flash: $(cat "$TMP/err")"
-"$SIM" flash "$TMP/h256.blob" --board "$BOARD" --image "$TMP/h256.hex" --force >/dev/null 2>&1
-if "${QEMU[@]}" --image "$TMP/h256.hex" --chars 5 >/dev/null 2>"$TMP/err"; then
-    fail "a blob above the firmware's capacity (H=256 > 128) was accepted"
+"$SIM" flash "$TMP/h136.blob" --board "$BOARD" --image "$TMP/h136.hex" --force >/dev/null 2>&1
+if "${QEMU[@]}" --image "$TMP/h136.hex" --chars 5 >/dev/null 2>"$TMP/err"; then
+    fail "a blob above the firmware's capacity (H=136 > 128) was accepted"
 fi
-grep -q "reports: model:.*at most 128" "$TMP/err" || fail "no capacity error for H=256: $(cat "$TMP/err")"
+grep -q "reports: model:.*at most 128" "$TMP/err" || fail "no capacity error for H=136: $(cat "$TMP/err")"
 if "${QEMU[@]}" --image "$(image "$TMP/int8.blob")" --prime "ABC" --chars 5 >/dev/null 2>"$TMP/err"; then
     fail "a prime outside the vocabulary was accepted"
 fi

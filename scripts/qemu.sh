@@ -139,7 +139,8 @@ else
     [ -n "$HEADER" ] && [ -n "$FLASH_KIB" ] || die "charlstm-sim boards names no header address for $BOARD"
     read -r ADDR OFFSET <<<"$HEADER"
     # At most this board's flash: another board's larger image is cut where this flash ends.
-    tail -c +$((OFFSET + 1)) "$IMAGE" | head -c $((FLASH_KIB * 1024 - OFFSET)) >"$TMP/partition.bin"
+    dd if="$IMAGE" of="$TMP/partition.bin" bs=64K iflag=skip_bytes,count_bytes \
+        skip=$((OFFSET)) count=$((FLASH_KIB * 1024 - OFFSET)) status=none
     # As Intel HEX: QEMU's loader takes a raw file only up to the machine's RAM size.
     arm-none-eabi-objcopy -I binary -O ihex --change-addresses="$ADDR" "$TMP/partition.bin" "$TMP/partition.hex"
     LOAD=(-device "loader,file=$TMP/partition.hex")
