@@ -1,4 +1,4 @@
-//! Throughput figures for the report (issue 3, "Benchmarks"): sgemm GFLOP/s (the machine's
+//! Throughput figures for the README's "Benchmarks": sgemm GFLOP/s (the machine's
 //! ceiling through matrixmultiply, 1 and 2 threads), the recurrent product's shape, a TBPTT
 //! training step in chars/s at the default shape (H=128, batch 64, seq 64) and a Keras-recipe
 //! step in windows/s (batch 128, window 60).
