@@ -9,7 +9,7 @@ use charlstm_core::{Generator, LoadError, Model, OnUnknown, Quant, UnknownChar};
 
 use crate::board::Board;
 use crate::image::{self, ImageError};
-use crate::number::{format_hex32, format_u64};
+use crate::number::format_u64;
 use crate::protocol::{
     self, Generate, INTERRUPT, LINE_MAX, PROTOCOL_VERSION, Request, RequestError,
 };
@@ -159,13 +159,15 @@ impl<const H: usize, const V: usize, const L: usize> Device<'_, '_, H, V, L> {
             Quant::I8RowScaled => "int8",
             Quant::F32 => "f32",
         };
-        let mut hex = [0; 10];
-        let crc = format_hex32(self.model.crc(), &mut hex);
         let mut out = Out(hw);
         write!(
             out,
-            "{word} protocol={PROTOCOL_VERSION} board={} hidden={} vocab={} layers={} quant={quant} crc={crc}",
-            self.board.name, d.hidden, d.vocab, d.layers
+            "{word} protocol={PROTOCOL_VERSION} board={} hidden={} vocab={} layers={} quant={quant} crc={:#010x}",
+            self.board.name,
+            d.hidden,
+            d.vocab,
+            d.layers,
+            self.model.crc()
         )
         .ok();
         if word == "info" {
@@ -290,17 +292,12 @@ fn write_prime_error(hw: &mut impl Hardware, e: UnknownChar) {
     } else {
         e.ch.encode_utf8(&mut utf8)
     };
-    let mut hex = [0; 10];
-    let code = format_hex32(e.ch as u32, &mut hex);
     // U+XXXX: at least four hex digits, as Unicode writes them.
-    let digits = code.get(2..).unwrap_or("");
-    let start = digits.bytes().take(4).take_while(|&b| b == b'0').count();
     write_line(
         hw,
         format_args!(
-            "error prime: character `{shown}` (U+{}) at position {} is not in the model's vocabulary",
-            digits.get(start..).unwrap_or(""),
-            e.position
+            "error prime: character `{shown}` (U+{:04x}) at position {} is not in the model's vocabulary",
+            e.ch as u32, e.position
         ),
     );
 }

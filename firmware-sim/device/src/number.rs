@@ -235,21 +235,6 @@ pub fn format_u64(n: u64, buf: &mut [u8; 20]) -> &str {
     core::str::from_utf8(&buf[i..]).unwrap_or("")
 }
 
-/// Writes `n` as `0x` and eight lowercase hex digits.
-pub fn format_hex32(n: u32, buf: &mut [u8; 10]) -> &str {
-    buf[0] = b'0';
-    buf[1] = b'x';
-    for i in 0..8 {
-        let nibble = ((n >> (28 - 4 * i)) & 0xF) as u8;
-        buf[2 + i] = if nibble < 10 {
-            b'0' + nibble
-        } else {
-            b'a' + nibble - 10
-        };
-    }
-    core::str::from_utf8(&buf[..]).unwrap_or("")
-}
-
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -353,8 +338,6 @@ mod tests {
         ] {
             assert_eq!(format_u64(n, &mut buf), std::format!("{n}"));
         }
-        let mut hex = [0; 10];
-        assert_eq!(format_hex32(0xb34f3a46, &mut hex), "0xb34f3a46");
     }
 
     proptest::proptest! {
