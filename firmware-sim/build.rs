@@ -1,6 +1,8 @@
 //! Embeds the bundled model `models/nietzsche.blob` (repo root) when it exists, so
 //! `charlstm-sim run` with no `--blob`/`--image` shows text at once. Without the file the
 //! binary bundles nothing and says so: no stand-in weights are ever embedded.
+#![forbid(unsafe_code)]
+
 use std::{env, fs, path::PathBuf};
 
 fn main() {

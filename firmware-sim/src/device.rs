@@ -242,3 +242,38 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
             .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_the_firmware_sequence_and_reports_what_it_fed() {
+        let Some(blob) = BUNDLED_BLOB else {
+            return; // built without models/nietzsche.blob: nothing to run
+        };
+        let model = load_model(blob, "bundled model").unwrap();
+        assert!(model.lowercase());
+        let cfg = RunConfig {
+            prime: "The ".into(), // lowercased first: 4 characters fed
+            sampler: SamplerConfig::temperature(0.5),
+            seed: 7,
+            chars: 20,
+            echo_prime: true,
+            measure: true,
+        };
+        let mut uart = Uart::new(Vec::new(), None);
+        let mut ready = false;
+        let report = run(&model, &cfg, &mut uart, || ready = true).unwrap();
+        assert!(ready);
+        assert_eq!((report.fed, report.chars), (4, 20));
+        assert!(report.stack.is_some());
+        // The unit tests do not install the counting allocator.
+        assert_eq!(report.allocations, None);
+        // The firmware's calls, made by hand, give the same bytes.
+        let mut g = Generator::new(&model, cfg.sampler, cfg.seed).unwrap();
+        assert_eq!(g.prime(&cfg.prime, OnUnknown::Error), Ok(4));
+        let expected = cfg.prime.clone() + &g.chars(20).collect::<String>();
+        assert_eq!(uart.into_inner(), expected.as_bytes());
+    }
+}

@@ -3,6 +3,10 @@
 //!
 //! Errors are one line on stderr, exit code 1 (clap's usage errors: 2). `run --raw` prints
 //! only the generated characters on stdout, everything else goes to stderr.
+//!
+//! No `unsafe` here: the binary only installs the library's counting allocator
+//! (`charlstm_sim::probe`, the simulator's one module allowed `unsafe`).
+#![forbid(unsafe_code)]
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -560,8 +564,9 @@ fn print_stats(board: &Board, model: &SimModel<'_>, build: &Build, r: &RunReport
     );
     match r.stack {
         Some(s) => eprintln!(
-            "stack        {} peak for prime + {} chars (painted {} KiB on a {} KiB device thread)",
+            "stack        {} peak for the prime ({} chars fed) + {} chars (painted {} KiB on a {} KiB device thread)",
             s.describe(),
+            r.fed,
             r.chars,
             s.painted / 1024,
             device::DEVICE_STACK / 1024

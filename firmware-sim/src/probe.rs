@@ -3,8 +3,13 @@
 //! developers measure it: fill the unused stack with a pattern, run, find the deepest
 //! overwritten word).
 //!
-//! The workspace's only `unsafe` lives here (the lint is deny elsewhere); each block says
-//! why it is sound.
+//! The simulator's only `unsafe` lives here: the allocator's forwarding to `System` and the
+//! volatile reads and writes of the stack band. The crate denies `unsafe_code` (the
+//! workspace lint; the binary and build script forbid it) and each item below allows it
+//! for itself, with a `SAFETY` comment saying why it is sound. Elsewhere in the repository
+//! `unsafe` is in core's Cortex-M assembly kernel (`SXTB16`/`SMLAD`) and in the firmware
+//! (`firmware-sim/firmware`: its board modules' register access, linker symbols, fault
+//! handlers and stack painting, and the slice over the flashed image in its `main.rs`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -21,7 +21,6 @@ pub struct Uart<W: Write> {
     free_at: Option<Instant>,
     /// Flush after every character even when unpaced (a terminal watching the text).
     flush_each: bool,
-    bytes: u64,
 }
 
 impl<W: Write> Uart<W> {
@@ -33,7 +32,6 @@ impl<W: Write> Uart<W> {
             byte_time,
             free_at: None,
             flush_each: false,
-            bytes: 0,
         }
     }
 
@@ -58,7 +56,6 @@ impl<W: Write> Uart<W> {
     /// Sends bytes; paced, each is flushed when its slot on the line comes.
     pub fn write_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
         let Some(byte_time) = self.byte_time else {
-            self.bytes += bytes.len() as u64;
             self.out.write_all(bytes)?;
             return if self.flush_each {
                 self.out.flush()
@@ -78,7 +75,6 @@ impl<W: Write> Uart<W> {
             self.out.write_all(std::slice::from_ref(byte))?;
             self.out.flush()?;
             self.free_at = Some(slot + byte_time);
-            self.bytes += 1;
         }
         Ok(())
     }
@@ -88,13 +84,9 @@ impl<W: Write> Uart<W> {
         self.out.flush()
     }
 
-    /// Bytes sent so far.
-    pub fn bytes_sent(&self) -> u64 {
-        self.bytes
-    }
-
-    /// The writer back.
-    pub fn into_inner(self) -> W {
+    /// The writer back (the tests read what was sent).
+    #[cfg(test)]
+    pub(crate) fn into_inner(self) -> W {
         self.out
     }
 }
@@ -108,7 +100,6 @@ mod tests {
         let mut u = Uart::new(Vec::new(), None);
         u.write_str("ab").unwrap();
         u.write_char('é').unwrap();
-        assert_eq!(u.bytes_sent(), 4);
         assert_eq!(u.into_inner(), "abé".as_bytes());
     }
 
