@@ -1,7 +1,9 @@
 //! charlstm-core: run a character-level LSTM on a microcontroller.
 //!
-//! `#![no_std]`, no allocator, no panics on any input, and no `unsafe` outside one Cortex-M
-//! kernel (`dsp`, assembly, compiled only for an M4/M7 with FPU). A blob (the trainer's
+//! `#![no_std]`, no allocator, no panics on any input, and no `unsafe` outside the Cortex-M
+//! kernels (`cortex_m`, assembly, compiled only for Arm targets). The int8 path is integer
+//! arithmetic throughout ([`fixed`], docs/int8-arithmetic.md), so a core without an FPU runs
+//! it at integer speed and every target computes the same bits. A blob (the trainer's
 //! output, spec in `docs/blob-format.md`) is validated by [`Model::from_bytes`] and borrowed
 //! zero-copy, so on a device the weights stay in flash; [`Generator`] holds the fixed-size
 //! state and generates one character per LSTM step.
@@ -22,13 +24,13 @@
 //! }
 //! ```
 #![no_std]
-#![deny(unsafe_code)] // the one exception: `dsp`, two Cortex-M instructions
+#![deny(unsafe_code)] // the one exception: `cortex_m`, the int8 kernels in assembly
 
-pub mod activation;
 pub mod blob;
-#[cfg(all(target_arch = "arm", target_feature = "dsp", target_abi = "eabihf"))]
-mod dsp;
+#[cfg(target_arch = "arm")]
+mod cortex_m;
 pub mod error;
+pub mod fixed;
 pub mod lstm;
 pub mod quant;
 pub mod sampler;

@@ -10,13 +10,14 @@
 //! logits = W_out h_t(top layer) + b_out
 //! ```
 //!
-//! sigmoid and tanh come from libm (float path) or a compile-time table (int8 path, see
-//! `activation.rs`), exp from libm, so the host and a Cortex-M compute the same bits.
+//! The float path computes this in f32 with libm's sigmoid and tanh. The int8 path computes
+//! it in integers ([`crate::fixed`], docs/int8-arithmetic.md): h in Q15, c and z in Q16.16,
+//! table sigmoid and tanh, so every target computes the same bits at integer speed.
 
-use crate::activation::{Activations, Exact, Table};
 use crate::blob::{Model, Quant};
 use crate::error::{ConfigError, UnknownChar};
-use crate::quant::{MAX_DOT_LEN, Operand, f32s, quantize_activations};
+use crate::fixed::{self, H_FRAC, H_MAX, Z_FRAC, round_shift};
+use crate::quant::{MAX_DOT_LEN, Prepared, add_bias, f32s};
 use crate::sampler::{Sampler, SamplerConfig};
 
 /// A character id of a loaded model: always < its vocab size.
@@ -62,32 +63,29 @@ pub enum OnUnknown {
     Skip,
 }
 
-/// The recurrent state: h and c per layer.
+/// The recurrent state: h and c per layer, in the model's arithmetic.
 #[derive(Debug, Clone, PartialEq)]
-pub struct State<const H: usize, const L: usize> {
-    pub h: [[f32; H]; L],
-    pub c: [[f32; H]; L],
+pub enum State<const H: usize, const L: usize> {
+    /// The float path.
+    Float { h: [[f32; H]; L], c: [[f32; H]; L] },
+    /// The int8 path: h in Q15, c in Q16.16.
+    Fixed { h: [[i16; H]; L], c: [[i32; H]; L] },
 }
 
-/// Per-step scratch: quantized (or copied) activations, logits and the sampler's ranking.
+/// Per-step scratch: prepared activations, logits and the sampler's ranking.
 #[derive(Debug, Clone)]
 struct Scratch<const H: usize, const V: usize> {
-    hq: Words<H>, // h_{t-1} of a layer below the top, quantized
-    xq: Words<H>, // the layer below's h_t, quantized
-    // The top layer's h, quantized by `update_logits` for the output product. It is still the
-    // top layer's h_{t-1} at the next step, so that step reuses it (same bits, one
-    // quantization less per character). Invariant: only `update_logits` changes it.
-    top_q: Words<H>,
-    top_scale: f32,
+    below: Prepared<H>,  // the layer below's h_t
+    hidden: Prepared<H>, // h_{t-1} of a layer below the top
+    // The top layer's h, prepared by `update_logits` for the output product. It is still the
+    // top layer's h_{t-1} at the next step, so that step reuses it. Invariant: only
+    // `update_logits` changes it.
+    top: Prepared<H>,
     hf: [f32; H], // h_{t-1} of the current layer, float path
     logits: [f32; V],
+    z: [i32; V], // the logits in Q16.16: the sampler's input, its weights after
     order: [u16; V],
 }
-
-/// A quantized activation vector, word-aligned: the Cortex-M kernel loads it words at a time.
-#[derive(Debug, Clone)]
-#[repr(align(4))]
-struct Words<const H: usize>([i16; H]);
 
 /// Generates text from a [`Model`]: state, scratch and sampler, all fixed size, no heap.
 ///
@@ -125,17 +123,17 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
         }
         let mut g = Generator {
             model,
-            state: State {
+            state: State::Float {
                 h: [[0.0; H]; L],
                 c: [[0.0; H]; L],
             },
             scratch: Scratch {
-                hq: Words([0; H]),
-                xq: Words([0; H]),
-                top_q: Words([0; H]),
-                top_scale: 0.0,
+                below: Prepared::new(),
+                hidden: Prepared::new(),
+                top: Prepared::new(),
                 hf: [0.0; H],
                 logits: [0.0; V],
+                z: [0; V],
                 order: [0; V],
             },
             sampler: Sampler::new(config, seed)?,
@@ -152,8 +150,16 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
     /// Back to the zero state. Policy: the next character is then drawn from the logits of
     /// h = 0, which are the output bias (an empty prime starts here).
     pub fn reset(&mut self) {
-        self.state.h = [[0.0; H]; L];
-        self.state.c = [[0.0; H]; L];
+        self.state = match self.model.quant() {
+            Quant::I8RowScaled => State::Fixed {
+                h: [[0; H]; L],
+                c: [[0; H]; L],
+            },
+            Quant::F32 => State::Float {
+                h: [[0.0; H]; L],
+                c: [[0.0; H]; L],
+            },
+        };
         self.update_logits();
     }
 
@@ -195,7 +201,7 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
         let v = self.vocab();
         let id = self
             .sampler
-            .sample(&mut self.scratch.logits[..v], &mut self.scratch.order[..v]);
+            .sample(&mut self.scratch.z[..v], &mut self.scratch.order[..v]);
         let token = Token(id.min(v - 1) as u16);
         self.step(token);
         token
@@ -233,55 +239,76 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
 
     /// Feeds one character: every layer advances one step, then the logits are updated.
     pub fn step(&mut self, token: Token) {
+        match self.state {
+            State::Fixed { .. } => self.step_fixed(token),
+            State::Float { .. } => self.step_float(token),
+        }
+        self.update_logits();
+    }
+
+    /// The int8 path's step (docs/int8-arithmetic.md §4).
+    fn step_fixed(&mut self, token: Token) {
+        let State::Fixed { h: hs, c: cs } = &mut self.state else { return };
         let h = self.model.desc.dims.hidden as usize;
-        let quantized = self.model.quant() == Quant::I8RowScaled;
         let top = self.model.layers.len().saturating_sub(1);
         let Scratch {
-            hq,
-            xq,
-            hf,
-            top_q,
-            top_scale,
+            below,
+            hidden,
+            top: top_h,
             ..
         } = &mut self.scratch;
         for (l, layer) in self.model.layers.iter().enumerate() {
-            let (below, this) = self.state.h.split_at_mut(l);
+            let (lower, this) = hs.split_at_mut(l);
+            if let Some(h_below) = lower.last() {
+                below.set(&h_below[..h]);
+            }
+            // h_{t-1} is overwritten unit by unit below, so the products read a copy (the
+            // top layer's is already prepared).
             let h_prev = &mut this[0][..h];
-            // The layer's input contribution for row r: a column lookup for the one-hot
-            // character at layer 0, a product with the layer below's h_t above it.
-            let x = match below.last() {
-                None => None,
-                Some(h_below) if quantized => {
-                    let scale = quantize_activations(&h_below[..h], &mut xq.0[..h]);
-                    Some(Operand::I16 {
-                        q: &xq.0[..h],
-                        scale,
-                    })
-                }
-                Some(h_below) => Some(Operand::F32(&h_below[..h])),
-            };
-            // h_{t-1} is overwritten unit by unit below, so the product reads a copy.
-            let hidden = if quantized && l == top {
-                Operand::I16 {
-                    q: &top_q.0[..h],
-                    scale: *top_scale,
-                }
-            } else if quantized {
-                let scale = quantize_activations(h_prev, &mut hq.0[..h]);
-                Operand::I16 {
-                    q: &hq.0[..h],
-                    scale,
-                }
+            let hidden: &Prepared<H> = if l == top {
+                top_h
             } else {
-                hf[..h].copy_from_slice(h_prev);
-                Operand::F32(&hf[..h])
+                hidden.set(h_prev);
+                hidden
             };
-            let c = &mut self.state.c[l][..h];
+            let c = &mut cs[l][..h];
             // Unit k's gate rows are k, h+k, 2h+k, 3h+k of both matrices (spec §5), so for a
             // chunk of units each gate's rows are consecutive in the blob: the products run
-            // over contiguous rows, then the cell runs over the chunk (its table lookups are
-            // independent, so a SIMD host does them side by side; the float operations per
-            // unit, and so the bits, are the same either way).
+            // over contiguous rows, then the cell runs over the chunk.
+            let mut z = [[0i32; CHUNK]; 4];
+            let chunks = h_prev.chunks_mut(CHUNK).zip(c.chunks_mut(CHUNK));
+            for (n, (hc, cc)) in chunks.enumerate() {
+                let units = hc.len();
+                for (j, z) in z.iter_mut().enumerate() {
+                    let (first, z) = (j * h + n * CHUNK, &mut z[..units]);
+                    // z = b, + W_ih x, + W_hh h: three saturating adds in this order.
+                    z.fill(0);
+                    add_bias(layer.bias.get(4 * first..4 * (first + units)).unwrap_or_default(), z);
+                    if l == 0 {
+                        layer.w_ih.add_column(first, token.id(), z);
+                    } else {
+                        layer.w_ih.add_scaled_dots(first, below, z);
+                    }
+                    layer.w_hh.add_scaled_dots(first, hidden, z);
+                }
+                for (u, (h, c)) in hc.iter_mut().zip(cc.iter_mut()).enumerate() {
+                    *h = cell_fixed([z[0][u], z[1][u], z[2][u], z[3][u]], c);
+                }
+            }
+        }
+    }
+
+    /// The float path's step.
+    fn step_float(&mut self, token: Token) {
+        let State::Float { h: hs, c: cs } = &mut self.state else { return };
+        let h = self.model.desc.dims.hidden as usize;
+        let hf = &mut self.scratch.hf;
+        for (l, layer) in self.model.layers.iter().enumerate() {
+            let (lower, this) = hs.split_at_mut(l);
+            let x = lower.last().map(|h_below| &h_below[..h]);
+            let h_prev = &mut this[0][..h];
+            hf[..h].copy_from_slice(h_prev);
+            let c = &mut cs[l][..h];
             let mut z = [[0.0f32; CHUNK]; 4];
             let chunks = h_prev.chunks_mut(CHUNK).zip(c.chunks_mut(CHUNK));
             for (n, (hc, cc)) in chunks.enumerate() {
@@ -299,16 +326,13 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                             layer.w_ih.add_dot_rows(first, x, z);
                         }
                     }
-                    layer.w_hh.add_dot_rows(first, hidden, z);
+                    layer.w_hh.add_dot_rows(first, &hf[..h], z);
                 }
-                if quantized {
-                    cells::<Table>(&z, hc, cc);
-                } else {
-                    cells::<Exact>(&z, hc, cc);
+                for (u, (h, c)) in hc.iter_mut().zip(cc.iter_mut()).enumerate() {
+                    *h = cell([z[0][u], z[1][u], z[2][u], z[3][u]], c);
                 }
             }
         }
-        self.update_logits();
     }
 
     /// logits = W_out h_top + b_out.
@@ -316,20 +340,33 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
         let (h, v) = (self.model.desc.dims.hidden as usize, self.vocab());
         // The model's top layer, which may sit below the capacity L.
         let top_layer = self.model.layers.len().saturating_sub(1);
-        let top = self.state.h.get(top_layer).map_or(&[][..], |t| &t[..h]);
-        let x = if self.model.quant() == Quant::I8RowScaled {
-            let scale = quantize_activations(top, &mut self.scratch.top_q.0[..h]);
-            self.scratch.top_scale = scale;
-            Operand::I16 {
-                q: &self.scratch.top_q.0[..h],
-                scale,
+        let Scratch {
+            top,
+            logits,
+            z,
+            ..
+        } = &mut self.scratch;
+        let (logits, z) = (&mut logits[..v], &mut z[..v]);
+        let b_out = self.model.b_out.get(..4 * v).unwrap_or_default();
+        match &self.state {
+            State::Fixed { h: hs, .. } => {
+                top.set(hs.get(top_layer).map_or(&[][..], |t| &t[..h]));
+                z.fill(0);
+                add_bias(b_out, z);
+                self.model.w_out.add_scaled_dots(0, top, z);
+                for (logit, &z) in logits.iter_mut().zip(z.iter()) {
+                    *logit = z as f32 * (1.0 / (1 << Z_FRAC) as f32);
+                }
             }
-        } else {
-            Operand::F32(top)
-        };
-        let logits = &mut self.scratch.logits[..v];
-        set_f32s(logits, self.model.b_out.get(..4 * v));
-        self.model.w_out.add_dot_rows(0, x, logits);
+            State::Float { h: hs, .. } => {
+                let x = hs.get(top_layer).map_or(&[][..], |t| &t[..h]);
+                set_f32s(logits, Some(b_out));
+                self.model.w_out.add_dot_rows(0, x, logits);
+                for (z, &logit) in z.iter_mut().zip(logits.iter()) {
+                    *z = fixed::q16_of_f32(logit);
+                }
+            }
+        }
     }
 }
 
@@ -356,22 +393,24 @@ fn lowered(ch: char, lower: bool) -> impl Iterator<Item = char> {
 /// about 150 instructions of setup.
 const CHUNK: usize = if cfg!(target_arch = "arm") { 64 } else { 16 };
 
-/// [`cell`] for each unit of a chunk: `z[j][u]` is gate j (i, f, g, o) of unit u.
+/// The float path's LSTM cell update for one unit from its four gate pre-activations
+/// (i, f, g, o): updates `c` and returns the new h.
 #[inline]
-fn cells<A: Activations>(z: &[[f32; CHUNK]; 4], h: &mut [f32], c: &mut [f32]) {
-    for (u, (h, c)) in h.iter_mut().zip(c.iter_mut()).enumerate().take(CHUNK) {
-        *h = cell::<A>([z[0][u], z[1][u], z[2][u], z[3][u]], c);
-    }
+pub fn cell(z: [f32; 4], c: &mut f32) -> f32 {
+    let sigmoid = |x: f32| 1.0 / (1.0 + libm::expf(-x));
+    let (i, f, g, o) = (sigmoid(z[0]), sigmoid(z[1]), libm::tanhf(z[2]), sigmoid(z[3]));
+    *c = f * *c + i * g;
+    o * libm::tanhf(*c)
 }
 
-/// The LSTM cell update for one unit from its four gate pre-activations (i, f, g, o):
-/// updates `c` and returns the new h. `A` is exact (float path) or a table (int8 path).
+/// The int8 path's cell (docs/int8-arithmetic.md §4): z in Q16.16, c in Q16.16, returns h in
+/// Q15. `c' = round((f c + 2 i g) / 2^15)` (f, i, g in Q15), `h = round(o tanh(c') / 2^15)`.
 #[inline]
-pub fn cell<A: Activations>(z: [f32; 4], c: &mut f32) -> f32 {
-    let i = A::sigmoid(z[0]);
-    let f = A::sigmoid(z[1]);
-    let g = A::tanh(z[2]);
-    let o = A::sigmoid(z[3]);
-    *c = f * *c + i * g;
-    o * A::tanh(*c)
+pub fn cell_fixed(z: [i32; 4], c: &mut i32) -> i16 {
+    let (i, f) = (fixed::sigmoid(z[0]), fixed::sigmoid(z[1]));
+    let (g, o) = (fixed::tanh(z[2]), fixed::sigmoid(z[3]));
+    let sum = f as i64 * *c as i64 + 2 * (i as i64 * g as i64);
+    *c = round_shift(sum, H_FRAC as u32).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+    let h = (o * fixed::tanh(*c) + (1 << (H_FRAC - 1))) >> H_FRAC; // |o tanh| <= 2^30
+    h.clamp(-H_MAX, H_MAX) as i16
 }

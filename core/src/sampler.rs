@@ -1,5 +1,8 @@
 //! Temperature sampling, as in the classic recipe: `p' = softmax(log(p) / T)`, which equals
 //! `softmax(logits / T)` since `log(softmax(z)) = z - logsumexp(z)` and the constant cancels.
+//! In integers (docs/int8-arithmetic.md §5): logits in Q16.16, weights
+//! `2^-((max - z) log2(e) / T)` in Q24 from a table, a draw `floor(r × total / 2^32)` from one
+//! RNG word `r`, so every target draws the same ids.
 //!
 //! Policies: T = 0 means argmax (the first maximum). Optional top-k keeps the k most likely
 //! characters, optional top-p the smallest most-likely set whose probability reaches p; ties
@@ -10,6 +13,7 @@ use rand_core::{Rng, SeedableRng};
 use rand_xorshift::XorShiftRng;
 
 use crate::error::ConfigError;
+use crate::fixed::{WEIGHT_FRAC, exp2_neg, mul_f32};
 
 /// Sampling settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,15 +59,26 @@ impl Default for SamplerConfig {
 pub struct Sampler {
     config: SamplerConfig,
     rng: XorShiftRng,
+    /// log2(e) / T as f32 bits: turns a logit gap into a base-2 exponent (0 when T = 0).
+    log2e_over_t: u32,
+    /// top-p in Q24.
+    top_p: u64,
 }
 
 impl Sampler {
     /// A sampler with validated settings and a deterministic RNG.
     pub fn new(config: SamplerConfig, seed: u64) -> Result<Self, ConfigError> {
         config.validate()?;
+        let log2e_over_t = if config.temperature == 0.0 {
+            0
+        } else {
+            (core::f32::consts::LOG2_E / config.temperature).to_bits()
+        };
         Ok(Sampler {
             config,
             rng: XorShiftRng::seed_from_u64(seed),
+            log2e_over_t,
+            top_p: mul_f32(1, config.top_p.to_bits(), WEIGHT_FRAC as i32) as u64,
         })
     }
 
@@ -72,96 +87,105 @@ impl Sampler {
         self.config
     }
 
-    /// Draws one id from `logits`, overwriting them with unnormalized probabilities.
-    /// `order` is scratch of the same length, used only by top-k/top-p. Returns an index
-    /// of `logits` (0 for an empty slice).
-    pub fn sample(&mut self, logits: &mut [f32], order: &mut [u16]) -> usize {
+    /// Draws one id from `logits` (Q16.16, docs/int8-arithmetic.md §5), overwriting them
+    /// with the weights it drew from (Q24, the most likely 2^24). `order` is scratch of the
+    /// same length, used only by top-k/top-p. Returns an index of `logits` (0 for an empty
+    /// slice).
+    pub fn sample(&mut self, logits: &mut [i32], order: &mut [u16]) -> usize {
         let cfg = self.config;
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let max = logits.iter().copied().max().unwrap_or(0);
         if cfg.temperature == 0.0 {
             return logits.iter().position(|&z| z == max).unwrap_or(0);
         }
-        // exp((z - max) / T): the max maps to 1, so the total is >= 1 and nothing overflows.
+        // 2^-((max - z) log2(e) / T) = exp((z - max) / T): the max weighs 2^24, nothing more.
         for z in logits.iter_mut() {
-            *z = libm::expf((*z - max) / cfg.temperature);
+            let gap = (max as i64 - *z as i64).min(i32::MAX as i64) as i32;
+            *z = exp2_neg(mul_f32(gap, self.log2e_over_t, 0)) as i32;
         }
-        let u = (self.rng.next_u32() >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
+        let weights = &*logits;
+        let r = self.rng.next_u32();
+        let w = |i: u16| weights.get(i as usize).map_or(0, |&w| w as u64);
 
-        let n = logits.len().min(order.len());
+        let n = weights.len().min(order.len());
         let filtered = (cfg.top_k != 0 && (cfg.top_k as usize) < n) || cfg.top_p < 1.0;
         if !filtered {
-            let total: f32 = logits.iter().sum();
-            return draw(logits.iter().copied().enumerate(), u * total).unwrap_or(0);
+            let total = weights.iter().map(|&w| w as u64).sum();
+            let items = weights.iter().enumerate().map(|(i, &w)| (i, w as u64));
+            return draw(items, scaled(r, total)).unwrap_or(0);
         }
 
-        // Rank ids by probability (descending), ties by id: a total order, so any sort agrees.
+        // Rank ids by weight (descending), ties by id: a total order, so any sort agrees.
         let order = &mut order[..n];
         for (i, o) in order.iter_mut().enumerate() {
             *o = i as u16;
         }
-        let p = |i: u16| logits.get(i as usize).copied().unwrap_or(0.0);
-        rank(order, logits);
+        rank(order, weights);
         let mut keep = if cfg.top_k == 0 {
             n
         } else {
             n.min(cfg.top_k as usize)
         };
         if cfg.top_p < 1.0 {
-            let total: f32 = order[..keep].iter().map(|&i| p(i)).sum();
-            let mut cumulative = 0.0;
+            // The smallest prefix with cumulative / total >= p, compared exactly in integers
+            // (cumulative and total < 2^40, p <= 2^24).
+            let total: u64 = order[..keep].iter().map(|&i| w(i)).sum();
+            let needed = self.top_p.saturating_mul(total);
+            let mut cumulative = 0u64;
             for (rank, &i) in order[..keep].iter().enumerate() {
-                cumulative += p(i);
-                if cumulative >= cfg.top_p * total {
+                cumulative += w(i);
+                if cumulative << WEIGHT_FRAC >= needed {
                     keep = rank + 1;
                     break;
                 }
             }
         }
         let kept = &order[..keep];
-        let total: f32 = kept.iter().map(|&i| p(i)).sum();
-        let pick = draw(kept.iter().map(|&i| (i as usize, p(i))), u * total);
+        let total = kept.iter().map(|&i| w(i)).sum();
+        let pick = draw(kept.iter().map(|&i| (i as usize, w(i))), scaled(r, total));
         pick.or(kept.first().map(|&i| i as usize)).unwrap_or(0)
     }
 }
 
-/// `p[id]` as an integer that orders as `f32::total_cmp` does (NaN and -0.0 included).
-fn key(p: &[f32], id: u16) -> i32 {
-    let bits = p.get(id as usize).copied().unwrap_or(0.0).to_bits() as i32;
-    bits ^ (((bits >> 31) as u32) >> 1) as i32
+/// floor(r × total / 2^32): a uniform draw from [0, total) for a uniform u32 `r`, exact for
+/// total < 2^64 (two 32 × 32-bit products).
+fn scaled(r: u32, total: u64) -> u64 {
+    let (hi, lo) = (total >> 32, total & 0xffff_ffff);
+    r as u64 * hi + ((r as u64 * lo) >> 32)
 }
 
-/// Whether id `a` (with key `ka`) ranks after id `b`: a lower probability, or the same and a
+/// Whether id `a` (weight `wa`) ranks after id `b`: a lower weight, or the same and a
 /// higher id. A total order, so every correct sort gives the same result.
-fn ranks_after(ka: i32, a: u16, kb: i32, b: u16) -> bool {
-    ka < kb || (ka == kb && a > b)
+fn ranks_after(wa: i32, a: u16, wb: i32, b: u16) -> bool {
+    wa < wb || (wa == wb && a > b)
 }
 
-/// Sorts the ids in `order` best first by `ranks_after` (probability descending, ties by id).
+/// Sorts the ids in `order` best first by `ranks_after` (weight descending, ties by id).
 /// A plain heapsort (a heap whose root is the worst id, moved to the end each round):
 /// O(n log n), no recursion, a few hundred bytes of code where core's `sort_unstable_by`
 /// brings about 12 KB. Its result is exactly `sort_unstable_by`'s (tested).
-fn rank(order: &mut [u16], p: &[f32]) {
+fn rank(order: &mut [u16], w: &[i32]) {
     for root in (0..order.len() / 2).rev() {
-        sift_down(order, root, p);
+        sift_down(order, root, w);
     }
     for end in (1..order.len()).rev() {
         order.swap(0, end);
         if let Some(heap) = order.get_mut(..end) {
-            sift_down(heap, 0, p);
+            sift_down(heap, 0, w);
         }
     }
 }
 
 /// Moves the id at `root` down `heap` until neither child ranks after it.
-fn sift_down(heap: &mut [u16], mut root: usize, p: &[f32]) {
+fn sift_down(heap: &mut [u16], mut root: usize, w: &[i32]) {
+    let key = |id: u16| w.get(id as usize).copied().unwrap_or(0);
     let Some(&id) = heap.get(root) else { return };
-    let k = key(p, id);
+    let k = key(id);
     loop {
         let mut child = 2 * root + 1;
         let Some(&left) = heap.get(child) else { break };
-        let (mut worst, mut worst_key) = (left, key(p, left));
+        let (mut worst, mut worst_key) = (left, key(left));
         if let Some(&right) = heap.get(child + 1) {
-            let right_key = key(p, right);
+            let right_key = key(right);
             if ranks_after(right_key, right, worst_key, worst) {
                 child += 1;
                 (worst, worst_key) = (right, right_key);
@@ -180,89 +204,112 @@ fn sift_down(heap: &mut [u16], mut root: usize, p: &[f32]) {
     }
 }
 
-/// The first id whose cumulative probability exceeds `target`; the last id if rounding
-/// leaves `target` at the very top.
-fn draw(items: impl Iterator<Item = (usize, f32)>, target: f32) -> Option<usize> {
-    let mut cumulative = 0.0;
-    let mut last = None;
-    for (id, p) in items {
-        cumulative += p;
+/// The first id whose cumulative weight exceeds `target` (< the total, so one does).
+fn draw(items: impl Iterator<Item = (usize, u64)>, target: u64) -> Option<usize> {
+    let mut cumulative = 0;
+    for (id, w) in items {
+        cumulative += w;
         if target < cumulative {
             return Some(id);
         }
-        if p > 0.0 {
-            last = Some(id);
-        }
     }
-    last
+    None
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Logits in Q16.16.
+    fn q16(z: &[f32]) -> [i32; 6] {
+        core::array::from_fn(|i| z.get(i).map_or(i32::MIN, |&z| (z * 65536.0) as i32))
+    }
+
     #[test]
-    fn known_answer_at_fixed_seed() -> Result<(), ConfigError> {
-        // Pinned so a change to the RNG, the draw or the softmax is noticed.
+    fn draws_follow_f64_softmax_thresholds() -> Result<(), ConfigError> {
+        // The same RNG words against f64 softmax cumulative thresholds: the integer weights
+        // are within 2e-6 of exact, so a draw may differ only within that of a threshold.
         let logits = [0.5f32, -1.0, 2.0, 0.0, 1.0];
-        let mut s = Sampler::new(SamplerConfig::temperature(1.0), 42)?;
-        let mut order = [0u16; 5];
-        let ids: [usize; 12] = core::array::from_fn(|_| {
-            let mut z = logits;
-            s.sample(&mut z, &mut order)
-        });
-        assert_eq!(ids, KNOWN_IDS);
-        // Independently: the same RNG words against f64 softmax cumulative thresholds.
-        let mut rng = XorShiftRng::seed_from_u64(42);
-        let e = logits.map(|z| libm::exp(z as f64 - 2.0));
-        let total: f64 = e.iter().sum();
-        for &id in &KNOWN_IDS {
-            let u = (rng.next_u32() >> 8) as f64 / (1u64 << 24) as f64;
-            let mut acc = 0.0;
-            let expected = e.iter().position(|p| {
-                acc += p / total;
-                u < acc
-            });
-            assert_eq!(Some(id), expected);
+        for temperature in [1.0f32, 0.5, 1.2] {
+            let mut s = Sampler::new(SamplerConfig::temperature(temperature), 42)?;
+            let mut rng = XorShiftRng::seed_from_u64(42);
+            let e = logits.map(|z| libm::exp((z as f64 - 2.0) / temperature as f64));
+            let total: f64 = e.iter().sum();
+            let mut order = [0u16; 5];
+            let mut near = 0;
+            for _ in 0..5000 {
+                let mut z = q16(&logits);
+                let id = s.sample(&mut z[..5], &mut order);
+                let u = rng.next_u32() as f64 / 4_294_967_296.0;
+                let mut cumulative = 0.0;
+                let mut expected = 4;
+                for (i, p) in e.iter().enumerate() {
+                    let next = cumulative + p / total;
+                    if (u - next).abs() < 1e-5 {
+                        near += 1;
+                    }
+                    if u < next {
+                        expected = i;
+                        break;
+                    }
+                    cumulative = next;
+                }
+                if id != expected {
+                    assert!(near > 0, "T {temperature}: drew {id}, f64 says {expected}");
+                }
+            }
+            assert!(near < 50, "{near} draws near a threshold");
         }
         Ok(())
     }
+
     #[test]
     fn rank_is_sort_unstable_by() {
-        // Random lengths and probabilities with many ties (values from a small set, zeros,
-        // NaN and infinity too): the heapsort must give core's order exactly.
+        // Random lengths and weights with many ties: the heapsort must give core's order.
         let mut rng = XorShiftRng::seed_from_u64(3);
-        let values = [0.0f32, 1.0, 0.5, 1e-30, 3.0, f32::INFINITY, f32::NAN, -0.0];
+        let values = [0i32, 1 << 24, 1 << 23, 1, 3 << 20, 7];
         for case in 0..2000 {
             let n = (rng.next_u32() % 100) as usize;
             let distinct = 1 + rng.next_u32() as usize % values.len();
-            let p: [f32; 100] = core::array::from_fn(|_| {
+            let w: [i32; 100] = core::array::from_fn(|_| {
                 if case % 3 == 0 {
-                    (rng.next_u32() >> 8) as f32 / 16_777_216.0
+                    (rng.next_u32() >> 8) as i32
                 } else {
                     values[rng.next_u32() as usize % distinct]
                 }
             });
-            let p = &p[..n];
+            let w = &w[..n];
             let mut ours: [u16; 100] = core::array::from_fn(|i| i as u16);
             let mut core_order = ours;
-            rank(&mut ours[..n], p);
-            core_order[..n]
-                .sort_unstable_by(|&a, &b| p[b as usize].total_cmp(&p[a as usize]).then(a.cmp(&b)));
+            rank(&mut ours[..n], w);
+            core_order[..n].sort_unstable_by(|&a, &b| w[b as usize].cmp(&w[a as usize]).then(a.cmp(&b)));
             assert_eq!(ours[..n], core_order[..n], "case {case}, n {n}");
         }
     }
-
-    const KNOWN_IDS: [usize; 12] = [4, 2, 4, 4, 3, 2, 2, 2, 0, 2, 0, 2];
 
     #[test]
     fn temperature_zero_is_argmax() -> Result<(), ConfigError> {
         let mut s = Sampler::new(SamplerConfig::temperature(0.0), 1)?;
         let mut order = [0u16; 4];
         for _ in 0..100 {
-            assert_eq!(s.sample(&mut [0.1, 3.0, 3.0, -2.0], &mut order), 1);
+            assert_eq!(s.sample(&mut [6553, 196608, 196608, -131072], &mut order), 1);
         }
         Ok(())
+    }
+
+    #[test]
+    fn scaled_is_the_exact_floor() {
+        for (r, total) in [
+            (0u32, 1u64),
+            (u32::MAX, 1),
+            (u32::MAX, 1 << 40),
+            (12_345, (1 << 40) - 1),
+            (0x8000_0000, 3),
+        ] {
+            let exact = (r as u128 * total as u128 >> 32) as u64;
+            assert_eq!(scaled(r, total), exact);
+            assert!(scaled(r, total) < total);
+        }
     }
 
     #[test]
@@ -284,7 +331,7 @@ mod tests {
 
     #[test]
     fn top_k_and_top_p_stay_in_the_kept_set() -> Result<(), ConfigError> {
-        let logits = [1.0f32, 3.0, 0.5, 2.9, -1.0, 2.0];
+        let logits = q16(&[1.0, 3.0, 0.5, 2.9, -1.0, 2.0]);
         let mut order = [0u16; 6];
         let cfg = SamplerConfig {
             temperature: 1.5,

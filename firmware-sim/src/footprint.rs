@@ -14,7 +14,7 @@ use std::mem::size_of;
 use charlstm_core::{Generator, Model};
 
 /// The simulator's capacities: vocabulary 1,024 (a Korean text alone has hundreds of
-/// characters), hidden 512 (the core allows H <= 516 for its i32 dot product), 2 layers.
+/// characters), hidden 512 (the core allows H <= 512 for its i32 dot product), 2 layers.
 pub const SIM_H: usize = 512;
 /// See [`SIM_H`].
 pub const SIM_V: usize = 1024;

@@ -1,6 +1,6 @@
 //! The core against the plain f64 reference LSTM (tests/src/reference.rs) on random weights:
 //! the float path within 1e-5 relative; the int8 path within the error bound that int8 weight
-//! rounding and i16 activation rounding imply, propagated step by step through the cell.
+//! rounding and the fixed-point path's roundings (Q15 h, Q16.16 z, c and logits) imply, propagated step by step through the cell.
 
 use charlstm_core::{Generator, Model, Quant, SamplerConfig};
 use charlstm_tests::random_weights;
@@ -60,9 +60,10 @@ fn row_half_steps(m: &Mat) -> Vec<f64> {
         .collect()
 }
 
-fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0, |a, &x| a.max(x.abs()))
-}
+/// Half a step of Q15 (h) and of Q16.16 (z, c, logits): the int8 path's rounding errors
+/// (docs/int8-arithmetic.md).
+const Q15_HALF_STEP: f64 = 1.0 / 65536.0;
+const Q16_HALF_STEP: f64 = 1.0 / 131072.0;
 
 /// Bound on |W'x' - Wx| for row r: W' has per-row rounding `dw`, x' = x ± ex, then the
 /// device rounds x' to i16 with half-step `qx`.
@@ -75,16 +76,10 @@ fn matvec_error(m: &Mat, r: usize, dw: f64, x: &[f64], ex: &[f64], qx: f64) -> f
         .sum()
 }
 
-/// f32 arithmetic slack on a value of magnitude `z` after `n` accumulations.
-fn f32_slack(z: f64, n: usize) -> f64 {
-    (n as f64 + 8.0) * f32::EPSILON as f64 * (1.0 + z.abs())
-}
-
 /// Propagates error bounds (eh, ec per layer) through one step; returns the new bounds.
 fn propagate(
     w: &FloatWeights,
     trace: &RefTrace,
-    x: usize,
     eh: &mut [Vec<f64>],
     ec: &mut [Vec<f64>],
 ) {
@@ -93,10 +88,10 @@ fn propagate(
         let (dih, dhh) = (row_half_steps(&layer.w_ih), row_half_steps(&layer.w_hh));
         let h_prev = &trace.h_prev[l];
         let eh_prev = eh[l].clone();
-        let qh = (max_abs(h_prev) + max_abs(&eh_prev)) / 32767.0 / 2.0;
-        let x_err: Option<(Vec<f64>, f64)> = trace.inputs[l].as_ref().map(|xs| {
+        let qh = Q15_HALF_STEP;
+        let x_err: Option<(Vec<f64>, f64)> = trace.inputs[l].as_ref().map(|_| {
             let ex = eh[l - 1].clone();
-            let qx = (max_abs(xs) + max_abs(&ex)) / 32767.0 / 2.0;
+            let qx = Q15_HALF_STEP;
             (ex, qx)
         });
         for k in 0..h {
@@ -106,16 +101,14 @@ fn propagate(
                 let from_x = match (&trace.inputs[l], &x_err) {
                     (Some(xs), Some((ex, qx))) => matvec_error(&layer.w_ih, r, dih[r], xs, ex, *qx),
                     _ => {
-                        dih[r]
-                            + f32::EPSILON as f64
-                                * layer.w_ih.data[r * layer.w_ih.cols + x].abs() as f64
+                        dih[r] + Q16_HALF_STEP
                     }
                 };
                 let from_h = matvec_error(&layer.w_hh, r, dhh[r], h_prev, &eh_prev, qh);
-                from_x + from_h + f32_slack(8.0, 2 * h)
+                from_x + from_h + 3.0 * Q16_HALF_STEP // the bias's and the two terms' rounding
             });
-            // + the int8 path's activation table error (core/src/activation.rs).
-            let (ts, tt) = (2e-5, 4e-5);
+            // + the int8 path's activation table error (core/src/fixed.rs, tested there).
+            let (ts, tt) = (4.3e-5, 8.6e-5);
             let (di, df, dg, d_o) = (
                 0.25 * dz[0] + ts,
                 0.25 * dz[1] + ts,
@@ -128,8 +121,8 @@ fn propagate(
                 + g[2].abs() * di
                 + (g[0] + di) * dg;
             let c = g[1] * c_prev + g[0] * g[2];
-            ec[l][k] = dc + f32_slack(c, 4);
-            eh[l][k] = g[3] * (dc + tt) + d_o * (c.tanh().abs() + dc).min(1.0) + f32_slack(1.0, 4);
+            ec[l][k] = dc + Q16_HALF_STEP;
+            eh[l][k] = g[3] * (dc + tt) + d_o * (c.tanh().abs() + dc).min(1.0) + Q15_HALF_STEP;
         }
     }
 }
@@ -149,14 +142,14 @@ fn int8_path_stays_within_the_rounding_bound() {
         for (t, logits) in got.iter().enumerate() {
             if t > 0 {
                 let trace = reference.step(xs[t - 1]);
-                propagate(&w, &trace, xs[t - 1], &mut eh, &mut ec);
+                propagate(&w, &trace, &mut eh, &mut ec);
             }
             let top = reference.state.h.last().unwrap().clone();
             let eh_top = eh.last().unwrap();
-            let q_top = (max_abs(&top) + max_abs(eh_top)) / 32767.0 / 2.0;
+            let q_top = Q15_HALF_STEP;
             for (v, (a, b)) in logits.iter().zip(reference.logits()).enumerate() {
                 let bound =
-                    matvec_error(&w.w_out, v, dout[v], &top, eh_top, q_top) + f32_slack(b, hidden);
+                    matvec_error(&w.w_out, v, dout[v], &top, eh_top, q_top) + 2.0 * Q16_HALF_STEP;
                 let err = (*a as f64 - b).abs();
                 assert!(
                     err <= bound,

@@ -1,0 +1,259 @@
+//! The int8 path's fixed-point arithmetic (spec: docs/int8-arithmetic.md): integers only from
+//! the blob's values to the sampled character, so a core without an FPU (Cortex-M0, RV32IMAC)
+//! runs it at integer speed and every target computes the same bits by construction.
+//!
+//! Formats: h (the activations the matrices read) in Q15 as i16; gate values (sigmoid, tanh)
+//! in Q15 as i32 in [-32768, 32768]; pre-activations, the cell state c and the logits in
+//! Q16.16 as i32. Every rounding is half up (`floor(x + 1/2)`), every overflow saturates.
+
+/// Fraction bits of pre-activations, c and logits (Q16.16).
+pub const Z_FRAC: i32 = 16;
+/// Fraction bits of h and of the gate values (Q15).
+pub const H_FRAC: i32 = 15;
+/// 1.0 in Q15.
+pub const ONE_Q15: i32 = 1 << H_FRAC;
+/// Largest |h| in Q15: h is stored as i16, symmetric.
+pub const H_MAX: i32 = 32767;
+
+/// `round(v × f × 2^pow2)`, half up, saturated to i32, for `f` given by its f32 bits: the
+/// one multiply that turns a blob's f32 (a row scale, a bias, a float logit) into fixed
+/// point. Exact: `f = ±m × 2^e` with an integer `m < 2^24`, so the product is the i64
+/// `v × m` and a shift. NaN and infinities saturate like huge values (the loader admits
+/// neither in a blob).
+#[inline]
+pub fn mul_f32(v: i32, f: u32, pow2: i32) -> i32 {
+    let biased = ((f >> 23) & 0xff) as i32;
+    let frac = f & 0x7f_ffff;
+    let (m, e) = if biased == 0 {
+        (frac, -149) // zero and subnormals
+    } else {
+        (frac | 0x80_0000, biased - 150)
+    };
+    let mut p = v as i64 * m as i64; // |p| < 2^55
+    if f >> 31 != 0 {
+        p = -p;
+    }
+    let shift = e + pow2;
+    let r = if p == 0 {
+        0
+    } else if shift >= 0 {
+        if shift > 31 {
+            p.signum() * i64::MAX // far beyond i32 either way
+        } else {
+            p.saturating_mul(1 << shift)
+        }
+    } else if shift < -62 {
+        0 // |p| < 2^55: the rounded result is 0
+    } else {
+        let n = -shift;
+        (p + (1i64 << (n - 1))) >> n // floor(p / 2^n + 1/2)
+    };
+    r.clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+/// A float logit in Q16.16 (`mul_f32(1, z, 16)`), NaN as the least value: the float path's
+/// logits meet the same sampler.
+#[inline]
+pub fn q16_of_f32(z: f32) -> i32 {
+    if z.is_nan() {
+        i32::MIN
+    } else {
+        mul_f32(1, z.to_bits(), Z_FRAC)
+    }
+}
+
+/// `(x + 2^(n-1)) >> n` for `n >= 1`: divides by 2^n, rounding half up.
+#[inline(always)]
+pub fn round_shift(x: i64, n: u32) -> i64 {
+    (x + (1i64 << (n - 1))) >> n
+}
+
+/// sigmoid(z) in Q15 for z in Q16.16: the table at x = (i - 512) / 32, linearly interpolated.
+#[inline]
+pub fn sigmoid(z: i32) -> i32 {
+    // One table step is 2^16 / 32 = 2^11 units of z; t is z's position from the first point.
+    let t = z.clamp(-(16 << Z_FRAC), 16 << Z_FRAC) + (16 << Z_FRAC);
+    let i = (t >> 11) as usize; // 0..=1024
+    let frac = t & 0x7ff;
+    let (a, b) = match (SIGMOID.get(i), SIGMOID.get(i + 1)) {
+        (Some(&a), Some(&b)) => (a as i32, b as i32),
+        _ => return ONE_Q15, // unreachable: i <= 1024 and the table has 1026 entries
+    };
+    a + (((b - a) * frac + 0x400) >> 11)
+}
+
+/// tanh(z) = 2 sigmoid(2z) - 1 in Q15 for z in Q16.16.
+#[inline]
+pub fn tanh(z: i32) -> i32 {
+    2 * sigmoid(2 * z.clamp(-(8 << Z_FRAC), 8 << Z_FRAC)) - ONE_Q15
+}
+
+/// Points of the sigmoid table: x = (i - 512) / 32 for i = 0..=1024, so [-16, 16].
+const SIGMOID_POINTS: usize = 1025;
+
+/// round(2^15 × sigmoid(x)) at the points, and the last point once more (so i + 1 is always
+/// a point). Computed by the compiler in f64, so every target reads the same values.
+pub static SIGMOID: [u16; SIGMOID_POINTS + 1] = sigmoid_table();
+
+const fn sigmoid_table() -> [u16; SIGMOID_POINTS + 1] {
+    let mut table = [0u16; SIGMOID_POINTS + 1];
+    let mut i = 0;
+    while i < SIGMOID_POINTS {
+        let x = (i as f64 - 512.0) / 32.0;
+        table[i] = round_half_up(32768.0 / (1.0 + exp(-x))) as u16;
+        i += 1;
+    }
+    table[SIGMOID_POINTS] = table[SIGMOID_POINTS - 1];
+    table
+}
+
+/// Fraction bits of the sampler's weights: the most likely character weighs 2^24.
+pub const WEIGHT_FRAC: u32 = 24;
+
+/// 2^-t for t >= 0 in Q16.16, as a weight in Q24: the table of 2^-(j/256), linearly
+/// interpolated, then shifted right by t's integer part (0 from 32 on).
+#[inline]
+pub fn exp2_neg(t: i32) -> u32 {
+    let t = t.max(0) as u32;
+    let n = t >> 16;
+    if n >= 32 {
+        return 0;
+    }
+    let (j, r) = (((t >> 8) & 0xff) as usize, t & 0xff);
+    let (a, b) = match (EXP2.get(j), EXP2.get(j + 1)) {
+        (Some(&a), Some(&b)) => (a, b),
+        _ => return 0, // unreachable: j <= 255 and the table has 257 entries
+    };
+    (a - (((a - b) * r + 0x80) >> 8)) >> n
+}
+
+/// round(2^24 × 2^(-j/256)) for j = 0..=256 (2^24 down to 2^23), computed by the compiler.
+pub static EXP2: [u32; 257] = exp2_table();
+
+const fn exp2_table() -> [u32; 257] {
+    let mut table = [0u32; 257];
+    let mut j = 0;
+    while j <= 256 {
+        let x = -(j as f64) / 256.0 * core::f64::consts::LN_2;
+        table[j] = round_half_up(16_777_216.0 * exp(x)) as u32;
+        j += 1;
+    }
+    table
+}
+
+/// floor(x + 1/2) for 0 <= x < 2^52, at compile time (`as` truncates).
+const fn round_half_up(x: f64) -> u64 {
+    (x + 0.5) as u64
+}
+
+/// e^x for |x| <= 16, at compile time: (e^(x/64))^64, with a 14-term Taylor series for
+/// |x/64| <= 1/4 (truncation error < 1e-19, rounding ~1e-14 relative after six squarings).
+const fn exp(x: f64) -> f64 {
+    let r = x / 64.0;
+    let (mut term, mut sum, mut n) = (1.0, 1.0, 1);
+    while n < 14 {
+        term = term * r / n as f64;
+        sum += term;
+        n += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        sum *= sum;
+        i += 1;
+    }
+    sum
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// v × f × 2^pow2 in exact rational arithmetic (f64 holds every value these tests use
+    /// exactly: |v × f| < 2^53 after scaling), rounded half up and saturated.
+    fn reference(v: i32, f: f32, pow2: i32) -> i32 {
+        let exact = v as f64 * f as f64 * 2f64.powi(pow2);
+        (exact + 0.5)
+            .floor()
+            .clamp(i32::MIN as f64, i32::MAX as f64) as i32
+    }
+
+    #[test]
+    fn mul_f32_is_the_rounded_exact_product() {
+        let fs = [
+            0.0f32, -0.0, 1.0, -1.0, 0.5, 0.003_1, 1.0 / 127.0, 2.5e-3, 7.0, -3.25, 1e-40,
+            3e-38, 65_504.0, 1e9, -1e9,
+        ];
+        let vs = [0, 1, -1, 2, 3, -3, 127, -127, 32767, 1 << 20, -(1 << 28), 536_870_911];
+        for &f in &fs {
+            for &v in &vs {
+                for pow2 in [-20, -1, 0, 1, 15, 16, 24] {
+                    let exact = v as f64 * f as f64;
+                    if exact.abs() > 2f64.powi(52) {
+                        continue;
+                    }
+                    assert_eq!(
+                        mul_f32(v, f.to_bits(), pow2),
+                        reference(v, f, pow2),
+                        "v {v} f {f:e} pow2 {pow2}"
+                    );
+                }
+            }
+        }
+        // ties round up, on both sides of zero
+        assert_eq!(mul_f32(1, 0.5f32.to_bits(), 0), 1);
+        assert_eq!(mul_f32(-1, 0.5f32.to_bits(), 0), 0);
+        assert_eq!(mul_f32(3, 0.5f32.to_bits(), 0), 2);
+        assert_eq!(mul_f32(-3, 0.5f32.to_bits(), 0), -1);
+        // saturation
+        assert_eq!(mul_f32(i32::MAX, 1e9f32.to_bits(), 16), i32::MAX);
+        assert_eq!(mul_f32(1, f32::INFINITY.to_bits(), 0), i32::MAX);
+        assert_eq!(mul_f32(1, f32::NEG_INFINITY.to_bits(), 0), i32::MIN);
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_are_within_their_error_of_libm() {
+        let (mut worst_s, mut worst_t) = (0.0f64, 0.0f64);
+        for z in (-(20 << 16)..=(20 << 16)).step_by(97) {
+            let x = z as f64 / 65536.0;
+            let s = sigmoid(z) as f64 / 32768.0;
+            let t = tanh(z) as f64 / 32768.0;
+            worst_s = worst_s.max((s - 1.0 / (1.0 + libm::exp(-x))).abs());
+            worst_t = worst_t.max((t - libm::tanh(x)).abs());
+        }
+        // Bounds: the entries' rounding (2^-16), the interpolation's rounding (2^-16) and the
+        // linear interpolation's error (max |sigmoid''| / 8 × (1/32)^2 < 1.2e-5): 4.3e-5;
+        // tanh = 2 sigmoid(2x) - 1 doubles it.
+        assert!(worst_s < 4.3e-5, "sigmoid error {worst_s}");
+        assert!(worst_t < 8.6e-5, "tanh error {worst_t}");
+        assert_eq!(sigmoid(0), 16384);
+        assert_eq!(tanh(0), 0);
+        assert_eq!(sigmoid(i32::MAX), ONE_Q15);
+        assert_eq!(sigmoid(i32::MIN), 0);
+        assert_eq!(tanh(i32::MIN), -ONE_Q15);
+    }
+
+    #[test]
+    fn sigmoid_table_entries_are_rounded_sigmoids() {
+        for (i, &s) in SIGMOID[..SIGMOID_POINTS].iter().enumerate() {
+            let x = (i as f64 - 512.0) / 32.0;
+            let exact = 32768.0 / (1.0 + libm::exp(-x));
+            assert!((s as f64 - exact).abs() <= 0.5 + 1e-9, "entry {i}: {s} vs {exact}");
+        }
+    }
+
+    #[test]
+    fn exp2_neg_is_within_its_error_of_libm() {
+        let mut worst = 0.0f64;
+        for t in (0..(26 << 16)).step_by(61) {
+            let exact = libm::exp2(-(t as f64) / 65536.0) * 16_777_216.0;
+            let got = exp2_neg(t) as f64;
+            // relative to the value, plus the floor of the final shift (< 1 unit)
+            worst = worst.max((got - exact).abs() / exact.max(1.0) - 1.0 / exact.max(1.0));
+        }
+        assert!(worst < 2e-6, "exp2 error {worst}");
+        assert_eq!(exp2_neg(0), 1 << 24);
+        assert_eq!(exp2_neg(1 << 16), 1 << 23);
+        assert_eq!(exp2_neg(32 << 16), 0);
+        assert_eq!(exp2_neg(-5), 1 << 24);
+    }
+}
