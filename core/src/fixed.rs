@@ -15,38 +15,53 @@ pub const ONE_Q15: i32 = 1 << H_FRAC;
 /// Largest |h| in Q15: h is stored as i16, symmetric.
 pub const H_MAX: i32 = 32767;
 
-/// `round(v × f × 2^pow2)`, half up, saturated to i32, for `f` given by its f32 bits: the
-/// one multiply that turns a blob's f32 (a row scale, a bias, a float logit) into fixed
-/// point. Exact: `f = ±m × 2^e` with an integer `m < 2^24`, so the product is the i64
-/// `v × m` and a shift. NaN and infinities saturate like huge values (the loader admits
-/// neither in a blob).
+/// `round(v × f × 2^pow2)`, half up, saturated to i32, for `f` given by its f32 bits and
+/// `pow2 <= 24`: the one multiply that turns a blob's f32 (a row scale, a bias, a float
+/// logit) into fixed point. Exact: `f = ±m × 2^e` with an integer `m < 2^24`, so the product
+/// is the integer `v × m` and a shift. Zero and subnormal `f` give 0 (`|v × f × 2^pow2| <
+/// 2^31 × 2^-126 × 2^24`, which rounds to 0), so they are decoded as if normal: one path, no
+/// branch. NaN and infinities saturate like huge values (the loader admits neither).
 #[inline]
 pub fn mul_f32(v: i32, f: u32, pow2: i32) -> i32 {
-    let biased = ((f >> 23) & 0xff) as i32;
-    let frac = f & 0x7f_ffff;
-    let (m, e) = if biased == 0 {
-        (frac, -149) // zero and subnormals
-    } else {
-        (frac | 0x80_0000, biased - 150)
-    };
-    let mut p = v as i64 * m as i64; // |p| < 2^55
-    if f >> 31 != 0 {
-        p = -p;
+    let m = ((f & 0x7f_ffff) | 0x80_0000) as i32;
+    let m = if (f as i32) < 0 { -m } else { m };
+    let shift = ((f >> 23) & 0xff) as i32 - 150 + pow2;
+    if shift >= 0 {
+        return shift_left(v as i64 * m as i64, shift);
     }
-    let shift = e + pow2;
+    let n = -shift as u32;
+    // floor(p / 2^n + 1/2) = floor((floor(p / 2^(n-1)) + 1) / 2): no rounding constant to
+    // overflow. The 32-bit case (a bias, a weight times a one-hot 1) needs no 64-bit product:
+    // |v × m| < 128 × 2^24 = 2^31.
+    if (-128..=128).contains(&v) {
+        if n > 32 {
+            return 0; // |p| < 2^31 <= 2^(n-1): p / 2^n rounds to 0
+        }
+        return ((v * m) >> (n - 1)).wrapping_add(1) >> 1;
+    }
+    if n > 62 {
+        return 0; // |p| < 2^55
+    }
+    let p = v as i64 * m as i64; // |p| < 2^55
+    let r = ((p >> (n - 1)) + 1) >> 1;
+    if r as i32 as i64 == r {
+        r as i32
+    } else if r < 0 {
+        i32::MIN
+    } else {
+        i32::MAX
+    }
+}
+
+/// `p × 2^shift` saturated to i32 (`shift >= 0`).
+#[cold]
+fn shift_left(p: i64, shift: i32) -> i32 {
     let r = if p == 0 {
         0
-    } else if shift >= 0 {
-        if shift > 31 {
-            p.signum() * i64::MAX // far beyond i32 either way
-        } else {
-            p.saturating_mul(1 << shift)
-        }
-    } else if shift < -62 {
-        0 // |p| < 2^55: the rounded result is 0
+    } else if shift > 31 {
+        p.signum() * i64::MAX // far beyond i32 either way
     } else {
-        let n = -shift;
-        (p + (1i64 << (n - 1))) >> n // floor(p / 2^n + 1/2)
+        p.saturating_mul(1 << shift)
     };
     r.clamp(i32::MIN as i64, i32::MAX as i64) as i32
 }
@@ -181,9 +196,9 @@ mod tests {
     fn mul_f32_is_the_rounded_exact_product() {
         let fs = [
             0.0f32, -0.0, 1.0, -1.0, 0.5, 0.003_1, 1.0 / 127.0, 2.5e-3, 7.0, -3.25, 1e-40,
-            3e-38, 65_504.0, 1e9, -1e9,
+            3e-38, 2e-10, -7e-11, 6e-8, -1.3e-5, 65_504.0, 1e9, -1e9,
         ];
-        let vs = [0, 1, -1, 2, 3, -3, 127, -127, 32767, 1 << 20, -(1 << 28), 536_870_911];
+        let vs = [0, 1, -1, 2, 3, -3, 127, -127, 128, -128, 129, -129, 32767, 1 << 20, -(1 << 28), 536_870_911];
         for &f in &fs {
             for &v in &vs {
                 for pow2 in [-20, -1, 0, 1, 15, 16, 24] {

@@ -229,11 +229,11 @@ pub fn dot_i8(q: &[u8], x: &[Lane]) -> i32 {
 }
 
 /// `out[r] = Σ row r × x` for the rows of `rows` (row-major int8, `x.len()` columns): the
-/// kernel of [`Matrix::add_scaled_dots`]. On hosts and RV32 each row is a plain reduction
-/// (LLVM turns it into SIMD multiply-adds on hosts); Cortex-M cores use `crate::dsp`'s
-/// assembly (two multiply-adds per instruction with DSP, four rows per column on ARMv6-M).
-/// Exact integer sums, so every kernel gives [`dot_i8`]'s values.
-#[cfg(not(target_arch = "arm"))]
+/// kernel of [`Matrix::add_scaled_dots`]. On hosts each row is a plain reduction (LLVM turns
+/// it into SIMD multiply-adds); RV32 takes four rows per pass ([`quad_rows`]); Cortex-M cores
+/// use `crate::cortex_m`'s assembly (two multiply-adds per instruction with DSP, four rows
+/// per column on ARMv6-M). Exact integer sums, so every kernel gives [`dot_i8`]'s values.
+#[cfg(not(any(target_arch = "arm", target_arch = "riscv32")))]
 #[inline]
 pub fn row_dots(rows: &[u8], x: &[Lane], out: &mut [i32]) {
     let rows = rows.chunks_exact(x.len().max(1));
@@ -241,6 +241,48 @@ pub fn row_dots(rows: &[u8], x: &[Lane], out: &mut [i32]) {
         *out = dot_i8(row, x);
     }
 }
+
+/// [`row_dots`] on RV32, four rows per pass: one load of each activation serves four rows.
+#[cfg(any(test, target_arch = "riscv32"))]
+pub fn quad_rows(rows: &[u8], x: &[Lane], out: &mut [i32]) {
+    let cols = x.len().max(1);
+    let mut groups = out.chunks_exact_mut(4);
+    let mut row_groups = rows.chunks_exact(4 * cols);
+    for (out, group) in (&mut groups).zip(&mut row_groups) {
+        let (r0, rest) = group.split_at(cols);
+        let (r1, rest) = rest.split_at(cols);
+        let (r2, r3) = rest.split_at(cols);
+        let mut acc = [0i32; 4];
+        // Four columns per iteration: immediate offsets instead of pointer steps.
+        let quads = r0
+            .chunks_exact(4)
+            .zip(r1.chunks_exact(4))
+            .zip(r2.chunks_exact(4))
+            .zip(r3.chunks_exact(4))
+            .zip(x.chunks_exact(4));
+        for ((((a, b), c), d), x) in quads {
+            for k in 0..4 {
+                let x = x[k] as i32;
+                acc[0] = acc[0].wrapping_add(a[k] as i8 as i32 * x);
+                acc[1] = acc[1].wrapping_add(b[k] as i8 as i32 * x);
+                acc[2] = acc[2].wrapping_add(c[k] as i8 as i32 * x);
+                acc[3] = acc[3].wrapping_add(d[k] as i8 as i32 * x);
+            }
+        }
+        let body = cols / 4 * 4;
+        let x_tail = x.get(body..).unwrap_or_default();
+        for ((out, acc), row) in out.iter_mut().zip(acc).zip([r0, r1, r2, r3]) {
+            *out = acc.wrapping_add(dot_i8(row.get(body..).unwrap_or_default(), x_tail));
+        }
+    }
+    let rest = groups.into_remainder().iter_mut();
+    for (out, row) in rest.zip(row_groups.remainder().chunks_exact(cols)) {
+        *out = dot_i8(row, x);
+    }
+}
+
+#[cfg(target_arch = "riscv32")]
+pub use quad_rows as row_dots;
 
 #[cfg(target_arch = "arm")]
 pub use crate::cortex_m::row_dots;
@@ -337,6 +379,23 @@ mod tests {
             assert_eq!(out, naive, "row {r}");
         }
         assert_eq!(out[7], 1);
+    }
+
+    #[test]
+    fn four_row_int8_kernel_equals_the_naive_one() {
+        // 9 rows (two groups of four and one left over) of 1 to 13 columns (whole blocks of
+        // four and tails); a tenth output past the rows stays as it was.
+        for cols in 1..=13 {
+            let q: [u8; 117] = core::array::from_fn(|i| (i as u8).wrapping_mul(89) ^ 0x5a);
+            let x: [Lane; 13] = core::array::from_fn(|i| (i as Lane - 6) * 5003);
+            let (q, x) = (&q[..9 * cols], &x[..cols]);
+            let mut out = [7i32; 10];
+            quad_rows(q, x, &mut out);
+            for (r, &out) in out.iter().enumerate().take(9) {
+                assert_eq!(out, dot_i8(&q[cols * r..cols * (r + 1)], x), "cols {cols} row {r}");
+            }
+            assert_eq!(out[9], 7);
+        }
     }
 
     #[test]
