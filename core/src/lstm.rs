@@ -248,7 +248,9 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
 
     /// The int8 path's step (docs/int8-arithmetic.md §4).
     fn step_fixed(&mut self, token: Token) {
-        let State::Fixed { h: hs, c: cs } = &mut self.state else { return };
+        let State::Fixed { h: hs, c: cs } = &mut self.state else {
+            return;
+        };
         let h = self.model.desc.dims.hidden as usize;
         let top = self.model.layers.len().saturating_sub(1);
         let Scratch {
@@ -281,12 +283,14 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 let units = hc.len();
                 for (j, z) in z.iter_mut().enumerate() {
                     let (first, z) = (j * h + n * CHUNK, &mut z[..units]);
-                    // z = b, + W_ih x, + W_hh h: three saturating adds in this order.
-                    z.fill(0);
-                    add_bias(layer.bias.get(4 * first..4 * (first + units)).unwrap_or_default(), z);
+                    // z = b + W_ih x (one-hot: b + the column), + W_hh h: saturating adds in this order.
+                    let bias = layer.bias.get(4 * first..4 * (first + units));
+                    let bias = bias.unwrap_or_default();
                     if l == 0 {
-                        layer.w_ih.add_column(first, token.id(), z);
+                        layer.w_ih.bias_plus_column(bias, first, token.id(), z);
                     } else {
+                        z.fill(0);
+                        add_bias(bias, z);
                         layer.w_ih.add_scaled_dots(first, below, z);
                     }
                     layer.w_hh.add_scaled_dots(first, hidden, z);
@@ -300,7 +304,9 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
 
     /// The float path's step.
     fn step_float(&mut self, token: Token) {
-        let State::Float { h: hs, c: cs } = &mut self.state else { return };
+        let State::Float { h: hs, c: cs } = &mut self.state else {
+            return;
+        };
         let h = self.model.desc.dims.hidden as usize;
         let hf = &mut self.scratch.hf;
         for (l, layer) in self.model.layers.iter().enumerate() {
@@ -340,12 +346,7 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
         let (h, v) = (self.model.desc.dims.hidden as usize, self.vocab());
         // The model's top layer, which may sit below the capacity L.
         let top_layer = self.model.layers.len().saturating_sub(1);
-        let Scratch {
-            top,
-            logits,
-            z,
-            ..
-        } = &mut self.scratch;
+        let Scratch { top, logits, z, .. } = &mut self.scratch;
         let (logits, z) = (&mut logits[..v], &mut z[..v]);
         let b_out = self.model.b_out.get(..4 * v).unwrap_or_default();
         match &self.state {
@@ -389,16 +390,21 @@ fn lowered(ch: char, lower: bool) -> impl Iterator<Item = char> {
 }
 
 /// Units per chunk of [`Generator::step`]: 16 on hosts (256 bytes of pre-activations, a few
-/// SIMD vectors); 64 on a Cortex-M (1 KiB of stack), where each chunk's product calls cost
-/// about 150 instructions of setup.
-const CHUNK: usize = if cfg!(target_arch = "arm") { 64 } else { 16 };
+/// SIMD vectors); 64 on a microcontroller (1 KiB of stack), where each chunk's product calls
+/// cost about 150 instructions of setup.
+const CHUNK: usize = if cfg!(target_os = "none") { 64 } else { 16 };
 
 /// The float path's LSTM cell update for one unit from its four gate pre-activations
 /// (i, f, g, o): updates `c` and returns the new h.
 #[inline]
 pub fn cell(z: [f32; 4], c: &mut f32) -> f32 {
     let sigmoid = |x: f32| 1.0 / (1.0 + libm::expf(-x));
-    let (i, f, g, o) = (sigmoid(z[0]), sigmoid(z[1]), libm::tanhf(z[2]), sigmoid(z[3]));
+    let (i, f, g, o) = (
+        sigmoid(z[0]),
+        sigmoid(z[1]),
+        libm::tanhf(z[2]),
+        sigmoid(z[3]),
+    );
     *c = f * *c + i * g;
     o * libm::tanhf(*c)
 }

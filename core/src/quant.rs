@@ -24,6 +24,17 @@ pub fn read_f32(bytes: &[u8], i: usize) -> f32 {
     }
 }
 
+/// The u32 LE values of `bytes` (f32 bits), in order (a partial last value is dropped): one
+/// unaligned word load each where the core has them.
+#[inline(always)]
+pub fn words(bytes: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    bytes
+        .as_chunks::<4>()
+        .0
+        .iter()
+        .map(|&w| u32::from_le_bytes(w))
+}
+
 /// The f32 LE values of `bytes`, in order (a partial last value is dropped).
 #[inline(always)]
 pub fn f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
@@ -68,15 +79,18 @@ pub struct Matrix<'a> {
 }
 
 /// Rows per call of the integer kernel in [`Matrix::add_scaled_dots`] (its sums live on the
-/// stack in between).
-const BLOCK: usize = 16;
+/// stack in between): on a microcontroller as many as the generator's chunk of units, since
+/// each call costs about a hundred instructions of setup there.
+const BLOCK: usize = if cfg!(target_os = "none") { 64 } else { 16 };
 
 impl<'a> Matrix<'a> {
     /// Float path: `out[i] += row first + i · x`, for consecutive rows (a block of one
     /// gate's rows, or the output layer, contiguous in the blob). Adds nothing for an int8
     /// matrix or a row past the matrix.
     pub fn add_dot_rows(&self, first: usize, x: &[f32], out: &mut [f32]) {
-        let Weights::F32(w) = self.weights else { return };
+        let Weights::F32(w) = self.weights else {
+            return;
+        };
         let cols = self.cols.max(1); // the loader rejects cols = 0; never panic regardless
         let w = w
             .get(4 * first * cols..4 * (first + out.len()) * cols)
@@ -98,10 +112,16 @@ impl<'a> Matrix<'a> {
     /// Float path: `out[i] = base[i] +` the weight at (row `first + i`, `col`), with `base`
     /// f32 LE values: the bias plus the one-hot input's column, in one pass.
     pub fn col_plus(&self, base: &[u8], first: usize, col: usize, out: &mut [f32]) {
-        let Weights::F32(w) = self.weights else { return };
+        let Weights::F32(w) = self.weights else {
+            return;
+        };
         let stride = self.cols.max(1);
         let rows = w.get(4 * first * stride..).unwrap_or_default();
-        for ((out, b), row) in out.iter_mut().zip(f32s(base)).zip(rows.chunks_exact(4 * stride)) {
+        for ((out, b), row) in out
+            .iter_mut()
+            .zip(f32s(base))
+            .zip(rows.chunks_exact(4 * stride))
+        {
             *out = b + read_f32(row, col);
         }
     }
@@ -110,7 +130,9 @@ impl<'a> Matrix<'a> {
     /// Q15 and `z` in Q16.16 (docs/int8-arithmetic.md §3): the integer dot product, then the
     /// row's scale. Adds nothing for a float matrix or a row past the matrix.
     pub fn add_scaled_dots<const H: usize>(&self, first: usize, x: &Prepared<H>, z: &mut [i32]) {
-        let Weights::I8 { q, scales } = self.weights else { return };
+        let Weights::I8 { q, scales } = self.weights else {
+            return;
+        };
         let cols = x.len();
         if cols != self.cols {
             return; // the generator prepares x from this matrix's input; never panic regardless
@@ -125,32 +147,45 @@ impl<'a> Matrix<'a> {
             let mut sums = [0i32; BLOCK];
             let sums = &mut sums[..z.len()];
             row_dots(rows, x.lanes(), sums);
-            for ((z, &sum), s) in z.iter_mut().zip(sums.iter()).zip(scales.chunks_exact(4)) {
-                let s = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+            for ((z, &sum), s) in z.iter_mut().zip(sums.iter()).zip(words(scales)) {
                 *z = z.saturating_add(mul_f32(sum, s, Z_FRAC - H_FRAC));
             }
         }
     }
 
-    /// Int8 path: `z[i] += round(q · s · 2^16)`, the weight at (row `first + i`, `col`) in
-    /// Q16.16: the one-hot input's column (docs/int8-arithmetic.md §3).
-    pub fn add_column(&self, first: usize, col: usize, z: &mut [i32]) {
-        let Weights::I8 { q, scales } = self.weights else { return };
+    /// Int8 path, one-hot input: `z[i] = round(b_i · 2^16) + round(q · s · 2^16)` (adding
+    /// with saturation), the bias of row `first + i` (f32 LE values `bias`) plus the weight at
+    /// (row `first + i`, `col`), in Q16.16 (docs/int8-arithmetic.md §3).
+    pub fn bias_plus_column(&self, bias: &[u8], first: usize, col: usize, z: &mut [i32]) {
+        let Weights::I8 { q, scales } = self.weights else {
+            return;
+        };
         let stride = self.cols.max(1);
-        let rows = q.get(first * stride..).unwrap_or_default().chunks_exact(stride);
-        let scales = scales.get(4 * first..).unwrap_or_default().chunks_exact(4);
-        for ((z, row), s) in z.iter_mut().zip(rows).zip(scales) {
-            let q = row.get(col).map_or(0, |&q| q as i8 as i32);
-            let s = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-            *z = z.saturating_add(mul_f32(q, s, Z_FRAC));
+        // Out of range (the loader rules it out): no weight, the bias alone.
+        let column = match col < stride {
+            true => q.get(first * stride + col..).unwrap_or_default(),
+            false => &[],
+        };
+        let scales = scales
+            .get(4 * first..)
+            .unwrap_or_default()
+            .as_chunks::<4>()
+            .0;
+        let bias = bias.as_chunks::<4>().0;
+        // Indexed over slices cut to one length, so the compiler drops their bounds checks.
+        let n = z.len().min(scales.len()).min(bias.len());
+        let (z, scales, bias) = (&mut z[..n], &scales[..n], &bias[..n]);
+        for i in 0..n {
+            let q = column.get(i * stride).map_or(0, |&q| q as i8 as i32);
+            let (s, b) = (u32::from_le_bytes(scales[i]), u32::from_le_bytes(bias[i]));
+            z[i] = mul_f32(1, b, Z_FRAC).saturating_add(mul_f32(q, s, Z_FRAC));
         }
     }
 }
 
 /// `z[i] += round(b_i · 2^16)` for the f32 LE values `b` (a bias in Q16.16).
 pub fn add_bias(bias: &[u8], z: &mut [i32]) {
-    for (z, b) in z.iter_mut().zip(bias.chunks_exact(4)) {
-        let b = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    for (z, b) in z.iter_mut().zip(words(bias)) {
         *z = z.saturating_add(mul_f32(1, b, Z_FRAC));
     }
 }
@@ -375,7 +410,9 @@ mod tests {
         let mut out = [1i32; 8];
         row_dots(&q, &x, &mut out);
         for (r, &out) in out.iter().enumerate().take(7) {
-            let naive: i32 = (0..37).map(|c| q[37 * r + c] as i8 as i32 * x[c] as i32).sum();
+            let naive: i32 = (0..37)
+                .map(|c| q[37 * r + c] as i8 as i32 * x[c] as i32)
+                .sum();
             assert_eq!(out, naive, "row {r}");
         }
         assert_eq!(out[7], 1);
@@ -392,7 +429,11 @@ mod tests {
             let mut out = [7i32; 10];
             quad_rows(q, x, &mut out);
             for (r, &out) in out.iter().enumerate().take(9) {
-                assert_eq!(out, dot_i8(&q[cols * r..cols * (r + 1)], x), "cols {cols} row {r}");
+                assert_eq!(
+                    out,
+                    dot_i8(&q[cols * r..cols * (r + 1)], x),
+                    "cols {cols} row {r}"
+                );
             }
             assert_eq!(out[9], 7);
         }

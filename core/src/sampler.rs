@@ -282,7 +282,8 @@ mod tests {
             let mut ours: [u16; 100] = core::array::from_fn(|i| i as u16);
             let mut core_order = ours;
             rank(&mut ours[..n], w);
-            core_order[..n].sort_unstable_by(|&a, &b| w[b as usize].cmp(&w[a as usize]).then(a.cmp(&b)));
+            core_order[..n]
+                .sort_unstable_by(|&a, &b| w[b as usize].cmp(&w[a as usize]).then(a.cmp(&b)));
             assert_eq!(ours[..n], core_order[..n], "case {case}, n {n}");
         }
     }
@@ -292,7 +293,10 @@ mod tests {
         let mut s = Sampler::new(SamplerConfig::temperature(0.0), 1)?;
         let mut order = [0u16; 4];
         for _ in 0..100 {
-            assert_eq!(s.sample(&mut [6553, 196608, 196608, -131072], &mut order), 1);
+            assert_eq!(
+                s.sample(&mut [6553, 196608, 196608, -131072], &mut order),
+                1
+            );
         }
         Ok(())
     }
