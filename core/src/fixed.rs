@@ -42,11 +42,68 @@ pub fn mul_f32(v: i32, f: u32, pow2: i32) -> i32 {
     if n > 62 {
         return 0; // |p| < 2^55
     }
-    let p = v as i64 * m as i64; // |p| < 2^55
-    let r = ((p >> (n - 1)) + 1) >> 1;
-    if r as i32 as i64 == r {
-        r as i32
-    } else if r < 0 {
+    round_shift(mul_wide(v, m), n)
+}
+
+/// `a × b` exactly, for `|b| < 2^24`. ARMv6-M has no 32 × 32 -> 64-bit multiply (LLVM calls
+/// `__aeabi_lmul`, about 45 instructions), so there it is [`mul_halves`]; elsewhere the plain
+/// product.
+#[inline(always)]
+pub fn mul_wide(a: i32, b: i32) -> i64 {
+    #[cfg(all(target_arch = "arm", not(target_feature = "v7")))]
+    return mul_halves(a, b);
+    #[cfg(not(all(target_arch = "arm", not(target_feature = "v7"))))]
+    return a as i64 * b as i64;
+}
+
+/// `a × b` for `|b| < 2^24` from four 16-bit partial products, each of which fits 32 bits.
+#[cfg(any(test, all(target_arch = "arm", not(target_feature = "v7"))))]
+#[inline(always)]
+fn mul_halves(a: i32, b: i32) -> i64 {
+    let (ah, al) = (a >> 16, (a & 0xffff) as u32);
+    let (bh, bl) = (b >> 16, (b & 0xffff) as u32);
+    // |ah bl| < 2^31, |al bh| < 2^24, |ah bh| < 2^23, al bl < 2^32
+    let mid = (ah * bl as i32) as i64 + (al as i32 * bh) as i64;
+    (((ah * bh) as i64) << 32) + (mid << 16) + (al * bl) as i64
+}
+
+/// `floor(p / 2^n + 1/2)` saturated to i32, for `1 <= n <= 62` and `|p| < 2^62`. On
+/// ARMv6-M [`round_shift_halves`] (a variable 64-bit shift is a library call there).
+#[inline(always)]
+pub fn round_shift(p: i64, n: u32) -> i32 {
+    #[cfg(all(target_arch = "arm", not(target_feature = "v7")))]
+    return round_shift_halves(p, n);
+    #[cfg(not(all(target_arch = "arm", not(target_feature = "v7"))))]
+    {
+        // floor(p / 2^n + 1/2) = floor((floor(p / 2^(n-1)) + 1) / 2)
+        let r = ((p >> (n - 1)) + 1) >> 1;
+        if r as i32 as i64 == r {
+            r as i32
+        } else if r < 0 {
+            i32::MIN
+        } else {
+            i32::MAX
+        }
+    }
+}
+
+/// [`round_shift`] in 32-bit halves, with constant 64-bit shifts only.
+#[cfg(any(test, all(target_arch = "arm", not(target_feature = "v7"))))]
+#[inline(always)]
+fn round_shift_halves(p: i64, n: u32) -> i32 {
+    let half = match n - 1 {
+        k @ 0..32 => (1u32 << k) as i64,
+        k => ((1u32 << (k - 32)) as i64) << 32,
+    };
+    let p = p + half;
+    let (hi, lo) = ((p >> 32) as i32, p as u32);
+    if n >= 32 {
+        return hi >> (n - 32);
+    }
+    let low = ((lo >> n) | ((hi as u32) << (32 - n))) as i32;
+    if hi >> n == low >> 31 {
+        low
+    } else if hi < 0 {
         i32::MIN
     } else {
         i32::MAX
@@ -75,12 +132,6 @@ pub fn q16_of_f32(z: f32) -> i32 {
     } else {
         mul_f32(1, z.to_bits(), Z_FRAC)
     }
-}
-
-/// `(x + 2^(n-1)) >> n` for `n >= 1`: divides by 2^n, rounding half up.
-#[inline(always)]
-pub fn round_shift(x: i64, n: u32) -> i64 {
-    (x + (1i64 << (n - 1))) >> n
 }
 
 /// sigmoid(z) in Q15 for z in Q16.16: the table at x = (i - 512) / 32, linearly interpolated.
@@ -260,6 +311,25 @@ mod tests {
     }
 
     #[test]
+    fn mul_wide_and_round_shift_are_the_i64_arithmetic() {
+        let a_s = [0, 1, -1, 0xffff, -0x10000, 0x7fff_ffff, i32::MIN, 123_456_789, -987_654_321];
+        let b_s = [0, 1, -1, 0xffff, 0x10000, -0x10000, 0x7f_ffff, -0xff_ffff, 0x12_3457];
+        for &a in &a_s {
+            for &b in &b_s {
+                let exact = a as i64 * b as i64;
+                assert_eq!(mul_wide(a, b), exact, "{a} × {b}");
+                assert_eq!(mul_halves(a, b), exact, "{a} × {b} in halves");
+                for n in 1..=62 {
+                    let r = (exact + (1i64 << (n - 1))) >> n;
+                    let saturated = r.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+                    assert_eq!(round_shift(exact, n), saturated, "{exact} >> {n}");
+                    assert_eq!(round_shift_halves(exact, n), saturated, "{exact} >> {n} in halves");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn sigmoid_and_tanh_are_within_their_error_of_libm() {
         let (mut worst_s, mut worst_t) = (0.0f64, 0.0f64);
         for z in (-(20 << 16)..=(20 << 16)).step_by(97) {
@@ -291,6 +361,20 @@ mod tests {
                 "entry {i}: {s} vs {exact}"
             );
         }
+    }
+
+    #[test]
+    fn tables_have_the_checksums_the_spec_gives() {
+        // docs/int8-arithmetic.md §6; the values were computed there in Python (f64 math.exp).
+        let crc = |bytes: &mut dyn Iterator<Item = u8>| {
+            let mut digest = crate::CRC32.digest();
+            bytes.for_each(|b| digest.update(&[b]));
+            digest.finalize()
+        };
+        assert_eq!(crc(&mut SIGMOID.iter().flat_map(|s| s.to_le_bytes())), 0xe77e_0eb2);
+        assert_eq!(SIGMOID.iter().map(|&s| s as u64).sum::<u64>(), 16_826_368);
+        assert_eq!(crc(&mut EXP2.iter().flat_map(|e| e.to_le_bytes())), 0x7308_adce);
+        assert_eq!(EXP2.iter().map(|&e| e as u64).sum::<u64>(), 3_110_748_820);
     }
 
     #[test]

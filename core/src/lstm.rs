@@ -16,7 +16,7 @@
 
 use crate::blob::{Model, Quant};
 use crate::error::{ConfigError, UnknownChar};
-use crate::fixed::{self, H_FRAC, H_MAX, Z_FRAC, round_shift};
+use crate::fixed::{self, H_FRAC, H_MAX, Z_FRAC, mul_wide, round_shift};
 use crate::quant::{MAX_DOT_LEN, Prepared, add_bias, f32s};
 use crate::sampler::{Sampler, SamplerConfig};
 
@@ -415,8 +415,9 @@ pub fn cell(z: [f32; 4], c: &mut f32) -> f32 {
 pub fn cell_fixed(z: [i32; 4], c: &mut i32) -> i16 {
     let (i, f) = (fixed::sigmoid(z[0]), fixed::sigmoid(z[1]));
     let (g, o) = (fixed::tanh(z[2]), fixed::sigmoid(z[3]));
-    let sum = f as i64 * *c as i64 + 2 * (i as i64 * g as i64);
-    *c = round_shift(sum, H_FRAC as u32).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+    // |i g| <= 2^30 fits 32 bits; f c takes the wide product.
+    let sum = mul_wide(*c, f) + 2 * (i * g) as i64;
+    *c = round_shift(sum, H_FRAC as u32);
     let h = (o * fixed::tanh(*c) + (1 << (H_FRAC - 1))) >> H_FRAC; // |o tanh| <= 2^30
     h.clamp(-H_MAX, H_MAX) as i16
 }
