@@ -312,8 +312,20 @@ mod tests {
 
     #[test]
     fn mul_wide_and_round_shift_are_the_i64_arithmetic() {
-        let a_s = [0, 1, -1, 0xffff, -0x10000, 0x7fff_ffff, i32::MIN, 123_456_789, -987_654_321];
-        let b_s = [0, 1, -1, 0xffff, 0x10000, -0x10000, 0x7f_ffff, -0xff_ffff, 0x12_3457];
+        let a_s = [
+            0,
+            1,
+            -1,
+            0xffff,
+            -0x10000,
+            0x7fff_ffff,
+            i32::MIN,
+            123_456_789,
+            -987_654_321,
+        ];
+        let b_s = [
+            0, 1, -1, 0xffff, 0x10000, -0x10000, 0x7f_ffff, -0xff_ffff, 0x12_3457,
+        ];
         for &a in &a_s {
             for &b in &b_s {
                 let exact = a as i64 * b as i64;
@@ -323,7 +335,11 @@ mod tests {
                     let r = (exact + (1i64 << (n - 1))) >> n;
                     let saturated = r.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
                     assert_eq!(round_shift(exact, n), saturated, "{exact} >> {n}");
-                    assert_eq!(round_shift_halves(exact, n), saturated, "{exact} >> {n} in halves");
+                    assert_eq!(
+                        round_shift_halves(exact, n),
+                        saturated,
+                        "{exact} >> {n} in halves"
+                    );
                 }
             }
         }
@@ -371,9 +387,15 @@ mod tests {
             bytes.for_each(|b| digest.update(&[b]));
             digest.finalize()
         };
-        assert_eq!(crc(&mut SIGMOID.iter().flat_map(|s| s.to_le_bytes())), 0xe77e_0eb2);
+        assert_eq!(
+            crc(&mut SIGMOID.iter().flat_map(|s| s.to_le_bytes())),
+            0xe77e_0eb2
+        );
         assert_eq!(SIGMOID.iter().map(|&s| s as u64).sum::<u64>(), 16_826_368);
-        assert_eq!(crc(&mut EXP2.iter().flat_map(|e| e.to_le_bytes())), 0x7308_adce);
+        assert_eq!(
+            crc(&mut EXP2.iter().flat_map(|e| e.to_le_bytes())),
+            0x7308_adce
+        );
         assert_eq!(EXP2.iter().map(|&e| e as u64).sum::<u64>(), 3_110_748_820);
     }
 

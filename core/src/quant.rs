@@ -316,8 +316,46 @@ pub fn quad_rows(rows: &[u8], x: &[Lane], out: &mut [i32]) {
     }
 }
 
+/// [`row_dots`] on RV32: [`quad_rows`], with the row length a constant for the usual hidden
+/// sizes, so each group's four rows are immediate offsets from one pointer (RV32 loads take
+/// no register offset): about 3.4 instructions per multiply-add instead of 4.1.
 #[cfg(target_arch = "riscv32")]
-pub use quad_rows as row_dots;
+pub fn row_dots(rows: &[u8], x: &[Lane], out: &mut [i32]) {
+    match x.len() {
+        64 => quad_rows_of::<64>(rows, x, out),
+        128 => quad_rows_of::<128>(rows, x, out),
+        256 => quad_rows_of::<256>(rows, x, out),
+        _ => quad_rows(rows, x, out),
+    }
+}
+
+/// [`quad_rows`] for rows of exactly `C` columns (`x.len() == C`, a multiple of 4).
+#[cfg(any(test, target_arch = "riscv32"))]
+fn quad_rows_of<const C: usize>(rows: &[u8], x: &[Lane], out: &mut [i32]) {
+    let Ok(x) = <&[Lane; C]>::try_from(x) else {
+        return quad_rows(rows, x, out);
+    };
+    let mut groups = out.chunks_exact_mut(4);
+    let mut row_groups = rows.chunks_exact(4 * C);
+    for (out, group) in (&mut groups).zip(&mut row_groups) {
+        let mut acc = [0i32; 4];
+        // A window that steps 4 columns on: its rows sit at the constant offsets 0, C, 2C, 3C.
+        let (mut w, mut xs) = (group, &x[..]);
+        while let (Some(xq), true) = (xs.first_chunk::<4>(), w.len() > 3 * C + 3) {
+            for (j, &x) in xq.iter().enumerate() {
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    *acc = acc.wrapping_add(w[r * C + j] as i8 as i32 * x as i32);
+                }
+            }
+            (w, xs) = (&w[4..], &xs[4..]);
+        }
+        out.copy_from_slice(&acc);
+    }
+    let rest_out = groups.into_remainder().iter_mut();
+    for (out, row) in rest_out.zip(row_groups.remainder().chunks_exact(C)) {
+        *out = dot_i8(row, x);
+    }
+}
 
 #[cfg(target_arch = "arm")]
 pub use crate::cortex_m::row_dots;
