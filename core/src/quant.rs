@@ -474,6 +474,11 @@ mod tests {
                 );
             }
             assert_eq!(out[9], 7);
+            if cols == 12 {
+                let mut fixed = [7i32; 10];
+                quad_rows_of::<12>(q, x, &mut fixed);
+                assert_eq!(fixed, out, "the constant-length kernel");
+            }
         }
     }
 

@@ -310,7 +310,7 @@ mod tests {
             (12_345, (1 << 40) - 1),
             (0x8000_0000, 3),
         ] {
-            let exact = (r as u128 * total as u128 >> 32) as u64;
+            let exact = ((r as u128 * total as u128) >> 32) as u64;
             assert_eq!(scaled(r, total), exact);
             assert!(scaled(r, total) < total);
         }
