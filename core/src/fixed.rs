@@ -134,6 +134,49 @@ pub fn q16_of_f32(z: f32) -> i32 {
     }
 }
 
+/// `z / 2^16` as an f32 (rounded to nearest, ties to even, as `z as f32` rounds): the
+/// int8 path's logits for [`crate::Generator::logits`]. Built from the bits on cores without
+/// an FPU, where `as f32` and a multiply are two soft-float calls; the same value either way.
+#[inline]
+pub fn f32_of_q16(z: i32) -> f32 {
+    #[cfg(any(
+        all(target_arch = "arm", not(target_abi = "eabihf")),
+        all(target_arch = "riscv32", not(target_feature = "f"))
+    ))]
+    return soft_f32_of_q16(z);
+    #[cfg(not(any(
+        all(target_arch = "arm", not(target_abi = "eabihf")),
+        all(target_arch = "riscv32", not(target_feature = "f"))
+    )))]
+    return z as f32 * (1.0 / (1 << Z_FRAC) as f32);
+}
+
+/// [`f32_of_q16`] from the bits.
+#[cfg(any(
+    test,
+    all(target_arch = "arm", not(target_abi = "eabihf")),
+    all(target_arch = "riscv32", not(target_feature = "f"))
+))]
+fn soft_f32_of_q16(z: i32) -> f32 {
+    if z == 0 {
+        return 0.0;
+    }
+    let sign = (z as u32) & 0x8000_0000;
+    let a = z.unsigned_abs();
+    let top = 31 - a.leading_zeros(); // a's highest set bit
+    // 24 significant bits: shift a to have its top bit at bit 23, rounding to nearest even.
+    let mantissa = if top <= 23 {
+        a << (23 - top)
+    } else {
+        let drop = top - 23;
+        let (kept, rest, half) = (a >> drop, a & ((1 << drop) - 1), 1 << (drop - 1));
+        kept + (rest > half || (rest == half && kept & 1 == 1)) as u32
+    };
+    // The exponent of 2^top × 2^-16; a carry out of the mantissa steps it by one (+ does).
+    let exponent = (top + 127 - Z_FRAC as u32) << 23;
+    f32::from_bits(sign | (exponent + mantissa - (1 << 23)))
+}
+
 /// sigmoid(z) in Q15 for z in Q16.16: the table at x = (i - 512) / 32, linearly interpolated.
 #[inline]
 pub fn sigmoid(z: i32) -> i32 {
@@ -376,6 +419,36 @@ mod tests {
                 (s as f64 - exact).abs() <= 0.5 + 1e-9,
                 "entry {i}: {s} vs {exact}"
             );
+        }
+    }
+
+    #[test]
+    fn f32_of_q16_is_the_float_division() {
+        let check = |z: i32| {
+            let exact = z as f32 * (1.0 / 65536.0);
+            assert_eq!(soft_f32_of_q16(z).to_bits(), exact.to_bits(), "z = {z}");
+        };
+        for z in [
+            0,
+            1,
+            -1,
+            i32::MIN,
+            i32::MAX,
+            1 << 24,
+            (1 << 24) + 1,
+            -(1 << 25) - 3,
+        ] {
+            check(z);
+        }
+        // Every magnitude, each with neighbours that round up, down and to even.
+        let mut z = 1i64;
+        while z < i32::MAX as i64 {
+            for v in [z, z * 3 / 2, z - 1, z + 1] {
+                let v = v.min(i32::MAX as i64) as i32;
+                check(v);
+                check(-v);
+            }
+            z = z * 5 / 3 + 1;
         }
     }
 

@@ -16,7 +16,7 @@
 
 use crate::blob::{Model, Quant};
 use crate::error::{ConfigError, UnknownChar};
-use crate::fixed::{self, H_FRAC, H_MAX, Z_FRAC, mul_wide, round_shift};
+use crate::fixed::{self, H_FRAC, H_MAX, mul_wide, round_shift};
 use crate::quant::{MAX_DOT_LEN, Prepared, add_bias, f32s};
 use crate::sampler::{Sampler, SamplerConfig};
 
@@ -356,7 +356,7 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 add_bias(b_out, z);
                 self.model.w_out.add_scaled_dots(0, top, z);
                 for (logit, &z) in logits.iter_mut().zip(z.iter()) {
-                    *logit = z as f32 * (1.0 / (1 << Z_FRAC) as f32);
+                    *logit = fixed::f32_of_q16(z);
                 }
             }
             State::Float { h: hs, .. } => {
