@@ -77,12 +77,7 @@ fn matvec_error(m: &Mat, r: usize, dw: f64, x: &[f64], ex: &[f64], qx: f64) -> f
 }
 
 /// Propagates error bounds (eh, ec per layer) through one step; returns the new bounds.
-fn propagate(
-    w: &FloatWeights,
-    trace: &RefTrace,
-    eh: &mut [Vec<f64>],
-    ec: &mut [Vec<f64>],
-) {
+fn propagate(w: &FloatWeights, trace: &RefTrace, eh: &mut [Vec<f64>], ec: &mut [Vec<f64>]) {
     let h = w.hidden;
     for (l, layer) in w.layers.iter().enumerate() {
         let (dih, dhh) = (row_half_steps(&layer.w_ih), row_half_steps(&layer.w_hh));
@@ -100,9 +95,7 @@ fn propagate(
                 let r = j * h + k;
                 let from_x = match (&trace.inputs[l], &x_err) {
                     (Some(xs), Some((ex, qx))) => matvec_error(&layer.w_ih, r, dih[r], xs, ex, *qx),
-                    _ => {
-                        dih[r] + Q16_HALF_STEP
-                    }
+                    _ => dih[r] + Q16_HALF_STEP,
                 };
                 let from_h = matvec_error(&layer.w_hh, r, dhh[r], h_prev, &eh_prev, qh);
                 from_x + from_h + 3.0 * Q16_HALF_STEP // the bias's and the two terms' rounding
