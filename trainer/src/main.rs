@@ -14,7 +14,7 @@ use charlstm_trainer::checkpoint::Checkpoint;
 use charlstm_trainer::corpus::{self, Vocab};
 use charlstm_trainer::eval::{self, HostModel};
 use charlstm_trainer::export::{self, BlobMeta};
-use charlstm_trainer::train::{self, Limits, Recipe, TrainConfig, Trainer};
+use charlstm_trainer::train::{self, Limits, Recipe, SampleEvery, TrainConfig, Trainer};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -147,6 +147,12 @@ struct TrainArgs {
     /// Sampling temperatures after each epoch.
     #[arg(long = "temperature", num_args = 1.., default_values_t = [0.2, 0.5, 1.0, 1.2])]
     temperatures: Vec<f32>,
+    /// How often the console shows an epoch's report and samples: every N epochs (`5`), or at
+    /// the end of the first epoch N seconds after the last one shown (`60s`); the last epoch is
+    /// always shown and samples.txt keeps every epoch's. A tbptt epoch can last a second, so
+    /// printing each one would flood the terminal [default: 60s for tbptt, 1 for keras].
+    #[arg(long, value_name = "N|Ns")]
+    sample_every: Option<SampleEvery>,
     /// No per-epoch report or progress bar.
     #[arg(long)]
     quiet: bool,
@@ -257,7 +263,12 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
                 ck.corpus_chars
             );
         }
-        return Trainer::from_checkpoint(ck, corpus, dir.clone())?.run(limits);
+        let every = a
+            .sample_every
+            .unwrap_or(SampleEvery::default_for(ck.config.recipe));
+        return Trainer::from_checkpoint(ck, corpus, dir.clone())?
+            .with_sample_every(every)
+            .run(limits);
     }
     let path = a
         .corpus
@@ -330,7 +341,10 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             out.display()
         );
     }
-    Trainer::new(cfg, corpus, out)?.run(limits)
+    let every = a.sample_every.unwrap_or(SampleEvery::default_for(a.recipe));
+    Trainer::new(cfg, corpus, out)?
+        .with_sample_every(every)
+        .run(limits)
 }
 
 // ---------------------------------------------------------------------------

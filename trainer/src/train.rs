@@ -153,6 +153,49 @@ pub struct Limits {
     pub verbose: bool,
 }
 
+/// When the console shows an epoch's report and samples (samples.txt gets every epoch's, and
+/// the last epoch of an invocation is always shown).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SampleEvery {
+    /// Every N epochs: those whose number (1-based, counted over the whole run) N divides.
+    Epochs(u64),
+    /// The first epoch that ends at least this many seconds after the last shown one (or the
+    /// start of the invocation).
+    Seconds(f64),
+}
+
+impl SampleEvery {
+    /// The recipe's default: every epoch for keras (minute-long epochs, the classic output),
+    /// about once a minute for tbptt (whose epochs can last a second).
+    pub fn default_for(recipe: Recipe) -> Self {
+        match recipe {
+            Recipe::Tbptt => SampleEvery::Seconds(60.0),
+            Recipe::Keras => SampleEvery::Epochs(1),
+        }
+    }
+}
+
+impl std::str::FromStr for SampleEvery {
+    type Err = String;
+
+    /// `N` (epochs, at least 1) or `Ns` (seconds, more than 0).
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is neither a number of epochs (5) nor of seconds (60s)");
+        match s.strip_suffix('s') {
+            Some(secs) => match secs.parse::<f64>() {
+                Ok(x) if x > 0.0 && x.is_finite() => Ok(SampleEvery::Seconds(x)),
+                Ok(_) => Err("the seconds must be more than 0".into()),
+                Err(_) => Err(bad()),
+            },
+            None => match s.parse::<u64>() {
+                Ok(0) => Err("the epochs must be at least 1".into()),
+                Ok(n) => Ok(SampleEvery::Epochs(n)),
+                Err(_) => Err(bad()),
+            },
+        }
+    }
+}
+
 /// One metrics.csv row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsRow {
@@ -249,6 +292,7 @@ pub struct Trainer {
     pub out: PathBuf,
     shards: Vec<Shard>,
     grads: Params<f32>,
+    sample_every: SampleEvery,
 }
 
 impl Trainer {
@@ -313,10 +357,17 @@ impl Trainer {
         Ok(Trainer {
             shards: Vec::new(),
             grads,
+            sample_every: SampleEvery::default_for(ck.config.recipe),
             ck,
             corpus,
             out,
         })
+    }
+
+    /// Sets how often the console shows the samples (default: the recipe's).
+    pub fn with_sample_every(mut self, every: SampleEvery) -> Self {
+        self.sample_every = every;
+        self
     }
 
     fn cfg(&self) -> &TrainConfig {
@@ -336,6 +387,7 @@ impl Trainer {
         let spe = steps_per_epoch(self.cfg(), self.corpus.train.len()) as u64;
         let chars_per_step = (self.cfg().batch * self.cfg().seq_len) as f64;
         let mut stopped = false;
+        let mut last_shown = start;
         while self.ck.epoch < limits.epochs && !stopped {
             let epoch = self.ck.epoch;
             if self.ck.step_in_epoch == 0 {
@@ -383,7 +435,16 @@ impl Trainer {
                 chars_per_s: steps as f64 * chars_per_step / secs.max(1e-9),
                 elapsed_s: self.ck.elapsed_s,
             };
-            self.end_of_epoch(row, limits.verbose)?;
+            let last = stopped || self.ck.epoch >= limits.epochs;
+            let due = match self.sample_every {
+                SampleEvery::Epochs(n) => row.epoch.is_multiple_of(n),
+                SampleEvery::Seconds(s) => last_shown.elapsed().as_secs_f64() >= s,
+            };
+            let show = limits.verbose && (last || due);
+            if show {
+                last_shown = Instant::now();
+            }
+            self.end_of_epoch(row, show)?;
         }
         self.export_blob(limits.verbose)?;
         Ok(())
@@ -524,8 +585,9 @@ impl Trainer {
         Ok(loss)
     }
 
-    /// Validation, samples, metrics.csv, samples.txt, loss.png and the checkpoint.
-    fn end_of_epoch(&mut self, mut row: MetricsRow, verbose: bool) -> Result<()> {
+    /// Validation, samples, metrics.csv, samples.txt, loss.png and the checkpoint; the report
+    /// and samples go to stdout too if `show`.
+    fn end_of_epoch(&mut self, mut row: MetricsRow, show: bool) -> Result<()> {
         let val = eval::val_loss_float(self.ck.latest_params(), &self.corpus.val)?;
         row.val_loss = val.nats;
         row.val_bpc = val.bpc();
@@ -550,7 +612,7 @@ impl Trainer {
         for (t, s) in &samples {
             text += &format!("---- temperature {t}\n{}{s}\n", self.ck.prime);
         }
-        if verbose {
+        if show {
             print!("{text}");
             let _ = std::io::stdout().flush();
         }
