@@ -625,7 +625,14 @@ impl Trainer {
             .with_context(|| format!("cannot append to {}", path.display()))?;
         self.ck.metrics.push(row);
         self.write_metrics()?;
-        plot::loss_png(&self.out.join("loss.png"), &self.ck.metrics)?;
+        let title = run_name(&self.out);
+        let plot = plot::LossPlot {
+            title: &title,
+            rows: &self.ck.metrics,
+            steps_per_epoch: steps_per_epoch(self.cfg(), self.corpus.train.len()) as u64,
+            text: true,
+        };
+        plot::loss_png(&self.out.join("loss.png"), &plot)?;
         write_atomic(&self.out.join("checkpoint.bin"), &self.ck.to_bytes()?)?;
         Ok(())
     }
@@ -702,6 +709,14 @@ fn progress_bar(verbose: bool, len: u64, pos: u64) -> ProgressBar {
     );
     bar.set_position(pos);
     bar
+}
+
+/// The run's name, shown as loss.png's title: its output directory's name.
+pub fn run_name(out: &Path) -> String {
+    let named = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    named(out)
+        .or_else(|| out.canonicalize().ok().as_deref().and_then(named))
+        .unwrap_or_else(|| out.display().to_string())
 }
 
 /// The default output directory: `runs/<corpus stem>/`.
