@@ -7,9 +7,11 @@
 //! with charlstm-core itself.
 
 pub mod checkpoint;
+pub mod config;
 pub mod corpus;
 pub mod eval;
 pub mod export;
+pub mod files;
 pub mod golden;
 pub mod layers;
 pub mod model;

@@ -12,10 +12,12 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use anyhow::{Result, anyhow};
+use image::ImageEncoder;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
-use crate::train::MetricsRow;
+use crate::config::MetricsRow;
+use crate::files::write_atomic;
 
 /// The picture's size in pixels (width, height).
 pub const SIZE: (u32, u32) = (900, 540);
@@ -46,13 +48,16 @@ pub struct LossPlot<'a> {
     pub text: bool,
 }
 
-/// Writes the plot to `path` (atomically: rendered to a temp file, then renamed).
+/// Writes the plot to `path` as a PNG (with `files::write_atomic`).
 pub fn loss_png(path: &Path, plot: &LossPlot<'_>) -> Result<()> {
-    // The bitmap encoder picks the format from the extension, so the temp name ends in .png.
-    let tmp = path.with_file_name(".loss.tmp.png");
-    draw(&tmp, plot).map_err(|e| anyhow!("cannot draw {}: {e}", path.display()))?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| anyhow!("cannot write {}: {e} (check the directory)", path.display()))
+    let (w, h) = SIZE;
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    draw(&mut rgb, plot).map_err(|e| anyhow!("cannot draw {}: {e}", path.display()))?;
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(&rgb, w, h, image::ColorType::Rgb8)
+        .map_err(|e| anyhow!("cannot encode {}: {e}", path.display()))?;
+    write_atomic(path, &png)
 }
 
 fn font() -> Result<(), String> {
@@ -65,7 +70,8 @@ fn font() -> Result<(), String> {
         .clone()
 }
 
-fn draw(path: &Path, plot: &LossPlot<'_>) -> Result<(), Box<dyn std::error::Error>> {
+/// Renders the plot into `rgb` (SIZE, 3 bytes a pixel, row-major).
+fn draw(rgb: &mut [u8], plot: &LossPlot<'_>) -> Result<(), Box<dyn std::error::Error>> {
     font()?;
     let ink = if plot.text { BLACK } else { WHITE };
     let text = |size: u32| (FONT, size).into_font().color(&ink);
@@ -84,7 +90,7 @@ fn draw(path: &Path, plot: &LossPlot<'_>) -> Result<(), Box<dyn std::error::Erro
     let (y0, y1) = (lo - pad, hi + pad);
     let ln2 = std::f64::consts::LN_2;
 
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    let root = BitMapBackend::with_buffer(rgb, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let (w, _) = SIZE;
     root.draw(&Text::new(

@@ -2,10 +2,10 @@
 //! belong, and the same plot with its text in the background colour leaves none there (so
 //! the check can fail).
 
+use charlstm_trainer::config::MetricsRow;
 use charlstm_trainer::plot::{
     LossPlot, MARGIN, SIZE, TITLE_BAND, X_LABEL_AREA, Y_LABEL_AREA, loss_png,
 };
-use charlstm_trainer::train::MetricsRow;
 
 /// Ten epochs of falling losses, 100 steps each.
 fn rows() -> Vec<MetricsRow> {
