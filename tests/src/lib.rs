@@ -68,7 +68,10 @@ pub fn random_blob(vocab: &str, hidden: usize, layers: usize, seed: u64, quant: 
     )
 }
 
+pub mod golden;
+pub mod int8_bound;
 pub mod reference;
+pub mod reference_sampler;
 
 /// The path of a workspace binary (`charlstm-train`, `charlstm-sim`), built on first use with
 /// the cargo that runs the tests (a no-op when fresh): cargo gives integration tests of another

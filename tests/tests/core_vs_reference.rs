@@ -3,10 +3,11 @@
 //! rounding and i16 activation rounding imply, propagated step by step through the cell.
 
 use charlstm_core::{Generator, Model, Quant, SamplerConfig};
+use charlstm_tests::int8_bound::{f32_slack, matvec_error, max_abs, propagate, row_half_steps};
 use charlstm_tests::random_weights;
-use charlstm_tests::reference::{RefTrace, Reference};
+use charlstm_tests::reference::Reference;
 use charlstm_tests::test_meta as test_free_meta;
-use charlstm_trainer::export::{FloatWeights, Mat, to_blob};
+use charlstm_trainer::export::to_blob;
 
 const VOCAB: &str = "abcdefghij klmnopq.,\n";
 type M<'a> = Model<'a, 32, 32, 2>;
@@ -49,88 +50,6 @@ fn float_path_matches_f64_reference_within_1e5_relative() {
             worst < 1e-5,
             "H={hidden} L={layers}: float path relative error {worst:e}"
         );
-    }
-}
-
-/// Half a quantization step of each row: max|row| / 127 / 2.
-fn row_half_steps(m: &Mat) -> Vec<f64> {
-    m.data
-        .chunks(m.cols)
-        .map(|row| row.iter().fold(0.0f64, |a, &w| a.max(w.abs() as f64)) / 127.0 / 2.0)
-        .collect()
-}
-
-fn max_abs(v: &[f64]) -> f64 {
-    v.iter().fold(0.0, |a, &x| a.max(x.abs()))
-}
-
-/// Bound on |W'x' - Wx| for row r: W' has per-row rounding `dw`, x' = x ± ex, then the
-/// device rounds x' to i16 with half-step `qx`.
-fn matvec_error(m: &Mat, r: usize, dw: f64, x: &[f64], ex: &[f64], qx: f64) -> f64 {
-    (0..m.cols)
-        .map(|k| {
-            let w = m.data[r * m.cols + k].abs() as f64;
-            dw * x[k].abs() + (w + dw) * (ex[k] + qx)
-        })
-        .sum()
-}
-
-/// f32 arithmetic slack on a value of magnitude `z` after `n` accumulations.
-fn f32_slack(z: f64, n: usize) -> f64 {
-    (n as f64 + 8.0) * f32::EPSILON as f64 * (1.0 + z.abs())
-}
-
-/// Propagates error bounds (eh, ec per layer) through one step; returns the new bounds.
-fn propagate(
-    w: &FloatWeights,
-    trace: &RefTrace,
-    x: usize,
-    eh: &mut [Vec<f64>],
-    ec: &mut [Vec<f64>],
-) {
-    let h = w.hidden;
-    for (l, layer) in w.layers.iter().enumerate() {
-        let (dih, dhh) = (row_half_steps(&layer.w_ih), row_half_steps(&layer.w_hh));
-        let h_prev = &trace.h_prev[l];
-        let eh_prev = eh[l].clone();
-        let qh = (max_abs(h_prev) + max_abs(&eh_prev)) / 32767.0 / 2.0;
-        let x_err: Option<(Vec<f64>, f64)> = trace.inputs[l].as_ref().map(|xs| {
-            let ex = eh[l - 1].clone();
-            let qx = (max_abs(xs) + max_abs(&ex)) / 32767.0 / 2.0;
-            (ex, qx)
-        });
-        for k in 0..h {
-            let g = trace.gates[l][k];
-            let dz: [f64; 4] = std::array::from_fn(|j| {
-                let r = j * h + k;
-                let from_x = match (&trace.inputs[l], &x_err) {
-                    (Some(xs), Some((ex, qx))) => matvec_error(&layer.w_ih, r, dih[r], xs, ex, *qx),
-                    _ => {
-                        dih[r]
-                            + f32::EPSILON as f64
-                                * layer.w_ih.data[r * layer.w_ih.cols + x].abs() as f64
-                    }
-                };
-                let from_h = matvec_error(&layer.w_hh, r, dhh[r], h_prev, &eh_prev, qh);
-                from_x + from_h + f32_slack(8.0, 2 * h)
-            });
-            // + the int8 path's activation table error (core/src/activation.rs).
-            let (ts, tt) = (2e-5, 4e-5);
-            let (di, df, dg, d_o) = (
-                0.25 * dz[0] + ts,
-                0.25 * dz[1] + ts,
-                dz[2] + tt,
-                0.25 * dz[3] + ts,
-            );
-            let c_prev = trace.c_prev[l][k];
-            let dc = g[1] * ec[l][k]
-                + (c_prev.abs() + ec[l][k]) * df
-                + g[2].abs() * di
-                + (g[0] + di) * dg;
-            let c = g[1] * c_prev + g[0] * g[2];
-            ec[l][k] = dc + f32_slack(c, 4);
-            eh[l][k] = g[3] * (dc + tt) + d_o * (c.tanh().abs() + dc).min(1.0) + f32_slack(1.0, 4);
-        }
     }
 }
 
