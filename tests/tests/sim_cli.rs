@@ -1,5 +1,5 @@
-//! CLI tests of the simulator binary: flash, boot, generate, info, --stats, and every bad
-//! input the issue lists (one-line error, exit 1; usage errors exit 2; never a panic).
+//! CLI tests of the simulator binary: flash, boot, generate, info, --stats, and bad inputs
+//! (a one-line error, exit 1; usage errors exit 2; never a panic).
 //!
 //! The binary comes from `charlstm_tests::workspace_bin` (built once per run if needed).
 
