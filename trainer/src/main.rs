@@ -438,7 +438,12 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
     charlstm_trainer::files::write_atomic(&a.out, &report.blob)?;
     println!("{:<14} {:>12} {:>12}", "tensor", "max |err|", "mean |err|");
     for e in &report.errors {
-        println!("{:<14} {:>12.3e} {:>12.3e}", e.name, e.max_abs, e.mean_abs);
+        println!(
+            "{:<14} {:>12.3e} {:>12.3e}",
+            e.name.to_string(),
+            e.max_abs,
+            e.mean_abs
+        );
     }
     println!(
         "val bpc: float {:.4}, int8 {:.4} (gap {:+.4}) over {} characters",
@@ -458,9 +463,14 @@ fn cmd_sample(a: SampleArgs) -> Result<()> {
     let (bytes, default_prime, path) = if let Some(path) = &a.checkpoint {
         let ck = Checkpoint::load(path)?;
         let meta = ck.blob_meta(f64::NAN, f64::NAN);
-        let w = ck.model_params().to_float_weights(&ck.vocab, ck.lowercase);
         (
-            export::to_blob(&w, &meta, Quant::F32),
+            export::encode(
+                ck.model_params(),
+                &ck.vocab,
+                ck.lowercase,
+                &meta,
+                Quant::F32,
+            ),
             ck.prime.clone(),
             path.clone(),
         )

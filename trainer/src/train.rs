@@ -463,11 +463,10 @@ impl Trainer {
     }
 
     fn float_blob(&self) -> Result<Vec<u8>> {
-        Ok(export::to_blob(
-            &self
-                .ck
-                .latest_params()
-                .to_float_weights(&self.ck.vocab, self.ck.lowercase),
+        Ok(export::encode(
+            self.ck.latest_params(),
+            &self.ck.vocab,
+            self.ck.lowercase,
             &self.ck.blob_meta(f64::NAN, f64::NAN),
             charlstm_core::Quant::F32,
         ))

@@ -88,7 +88,7 @@ fn check_with(layers: usize, predict: Predict, dropout: Drop) {
     let eps = 1e-5;
     let mut checked = 0;
     let mut probe = p.clone();
-    let names: Vec<String> = p
+    let names: Vec<_> = p
         .clone()
         .tensors_mut()
         .into_iter()
