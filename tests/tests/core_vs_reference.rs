@@ -29,7 +29,7 @@ fn core_logits(blob: &[u8], xs: &[usize]) -> Vec<Vec<f32>> {
 }
 
 #[test]
-fn float_path_matches_f64_reference_within_1e5_relative() {
+fn float_logits_match_the_f64_reference_within_1e5_relative() {
     for (hidden, layers, seed) in [(16, 1, 1), (24, 2, 2), (32, 1, 3)] {
         let w = random_weights(VOCAB, hidden, layers, seed);
         let blob = to_blob(&w, &test_free_meta(), Quant::F32);
@@ -54,7 +54,7 @@ fn float_path_matches_f64_reference_within_1e5_relative() {
 }
 
 #[test]
-fn int8_path_stays_within_the_rounding_bound() {
+fn int8_logits_stay_within_the_propagated_rounding_bound() {
     for (hidden, layers, seed) in [(16, 1, 11), (24, 2, 12), (32, 1, 13)] {
         let w = random_weights(VOCAB, hidden, layers, seed);
         let blob = to_blob(&w, &test_free_meta(), Quant::I8RowScaled);
@@ -102,7 +102,7 @@ fn int8_path_stays_within_the_rounding_bound() {
 }
 
 #[test]
-fn int8_and_float_blobs_generate_the_same_text_at_low_temperature_mostly() {
+fn int8_and_float_logits_have_the_same_argmax_on_nine_steps_in_ten() {
     // A sanity check that int8 is the same model: argmax paths agree on most steps.
     let w = random_weights(VOCAB, 32, 1, 5);
     let f = to_blob(&w, &test_free_meta(), Quant::F32);

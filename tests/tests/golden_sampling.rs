@@ -124,7 +124,7 @@ fn sampler_draw_k_uses_the_kth_rng_word() {
 }
 
 #[test]
-fn int8_tolerance_exceeds_the_output_rounding_bound_along_the_prime() {
+fn int8_tolerance_is_the_output_rounding_bound_along_the_prime_rounded_up() {
     // tests/src/golden.rs reasons LOGP_TOL_I8 from the worst-case error of the int8 output
     // product, sum_k |w_vk - q_vk s_v| |h_k| <= sum_k s_v / 2 |h_k| (plus the i16 rounding of
     // h), computed here from the float weights and the f64 reference's h along the prime.
