@@ -11,10 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{MetricsRow, TrainConfig};
 use crate::export::BlobMeta;
-/// Where golden.rs still finds it (the one atomic write is `files::write_atomic`).
-pub use crate::files::write_atomic;
-use crate::layers::State;
 use crate::model::Params;
+use crate::network::State;
 use crate::optim::Optimizer;
 
 /// First bytes of a checkpoint file.

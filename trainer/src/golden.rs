@@ -16,13 +16,14 @@ use charlstm_core::{Generator, Quant, SamplerConfig};
 use ndarray::{Array1, Array2};
 use serde::Serialize;
 
-use crate::checkpoint::write_atomic;
+use crate::config::{Limits, Recipe, TrainConfig};
 use crate::corpus::{Corpus, Vocab};
 use crate::eval::HostModel;
 use crate::export::{BlobMeta, FloatWeights, LayerWeights, Mat, to_blob};
-use crate::layers::{Predict, State, Workspace, forward};
+use crate::files::write_atomic;
 use crate::model::{LstmLayer, Params};
-use crate::train::{Limits, Recipe, TrainConfig, Trainer};
+use crate::network::{Predict, State, Workspace, forward};
+use crate::train::Trainer;
 
 /// The prime text fed to both sides.
 pub const PRIME: &str = "the cat sat on the mat. the dog";

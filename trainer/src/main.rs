@@ -3,6 +3,8 @@
 //! Exit codes: 0 success, 1 runtime error (one line naming the file and the remedy), 2 usage
 //! error (clap's own message).
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

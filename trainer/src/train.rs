@@ -25,14 +25,14 @@ use rand_xorshift::XorShiftRng;
 use rayon::prelude::*;
 
 use crate::checkpoint::Checkpoint;
-use crate::config::{KERAS_STEP, METRICS_HEADER, MetricsRow, PRIME_CHARS, SampleEvery};
-/// Where golden.rs still finds them (they live in `config`).
-pub use crate::config::{Limits, Recipe, TrainConfig};
+use crate::config::{
+    KERAS_STEP, Limits, METRICS_HEADER, MetricsRow, PRIME_CHARS, Recipe, SampleEvery, TrainConfig,
+};
 use crate::corpus::{Corpus, Tok};
 use crate::export;
 use crate::files::write_atomic;
-use crate::layers::{Predict, State, Workspace, train_window};
 use crate::model::{Init, Params, uniform01};
+use crate::network::{Predict, State, Workspace, train_window};
 use crate::optim::{Optimizer, clip_global_norm, ema_decay, ema_update};
 use crate::{eval, plot};
 
