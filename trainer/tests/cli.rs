@@ -381,7 +381,7 @@ fn bad_corpora_give_one_clear_error() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
+fn usage_errors_exit_2_and_train_help_exits_0() {
     for args in [
         &["train"][..],
         &["eval", "--corpus", "x"],
