@@ -298,13 +298,6 @@ impl<F: Real> Params<F> {
         s.sqrt()
     }
 
-    /// Whether every value is finite.
-    pub fn all_finite(&mut self) -> bool {
-        self.tensors_mut()
-            .iter()
-            .all(|(_, t)| t.iter().all(|x| x.is_finite()))
-    }
-
     /// Converted to another float type.
     pub fn cast<G: Real>(&self) -> Params<G> {
         let c2 = |a: &Array2<F>| a.mapv(|x| G::from_f64(x.as_f64()));
