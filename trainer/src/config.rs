@@ -195,3 +195,26 @@ impl MetricsRow {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_every_parses_epochs_and_seconds() {
+        assert_eq!("5".parse(), Ok(SampleEvery::Epochs(5)));
+        assert_eq!("60s".parse(), Ok(SampleEvery::Seconds(60.0)));
+        assert_eq!("0.5s".parse(), Ok(SampleEvery::Seconds(0.5)));
+        for bad in ["0", "0s", "-1s", "nans", "infs", "5m", "", "s", "1.5"] {
+            assert!(bad.parse::<SampleEvery>().is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            SampleEvery::default_for(Recipe::Keras),
+            SampleEvery::Epochs(1)
+        );
+        assert_eq!(
+            SampleEvery::default_for(Recipe::Tbptt),
+            SampleEvery::Seconds(60.0)
+        );
+    }
+}
