@@ -13,7 +13,7 @@ use crate::model::{Params, Real};
 use crate::ops::{
     bias_backward, bias_forward, dropout_backward, dropout_forward, embed_backward, embed_forward,
     fill_mask, lstm_cell_backward, lstm_cell_forward, matmul_backward, matmul_forward,
-    softmax_xent_backward, softmax_xent_forward, weight_drop_backward, weight_drop_forward, zero,
+    softmax_xent_backward, softmax_xent_forward, zero,
 };
 
 // ---------------------------------------------------------------------------
@@ -102,12 +102,12 @@ pub struct Workspace<F> {
     w_ih_t: Array2<F>,         // (V, 4H): layer 0's w_ih transposed, then its gradient
     dropout: bool,             // whether `mask` applies to the output's input
     mask: Array2<F>,           // (predicted rows, H): 0 or 1/(1-p)
-    h_drop: Array2<F>,         // (predicted rows, H): the top h after dropout
-    dh_drop: Array2<F>,        // (predicted rows, H)
-    weight_drop: bool,         // whether `w_hh_mask` applies to the recurrent weights
+    h_drop: Array2<F>, // (predicted rows, H): the output's input, the top h masked or copied
+    dh_drop: Array2<F>, // (predicted rows, H)
+    weight_drop: bool, // whether `w_hh_mask` applies to the recurrent weights
     w_hh_mask: Vec<Array2<F>>, // per layer (4H, H): 0 or 1/(1-p)
-    w_hh: Vec<Array2<F>>,      // per layer (4H, H): the window's w_hh (masked, or a copy)
-    dw_hh: Array2<F>,          // (4H, H): the gradient of the window's w_hh
+    w_hh: Vec<Array2<F>>, // per layer (4H, H): the window's w_hh (masked, or a copy)
+    dw_hh: Array2<F>,  // (4H, H): the gradient of the window's w_hh
 }
 
 impl<F: Real> Workspace<F> {
@@ -135,8 +135,8 @@ impl<F: Real> Workspace<F> {
             w_ih_t: z(v, 4 * hid),
             dropout: false,
             mask: z(0, hid),
-            h_drop: z(0, hid),
-            dh_drop: z(0, hid),
+            h_drop: z(rows, hid),
+            dh_drop: z(rows, hid),
             weight_drop: false,
             w_hh_mask: Vec::new(),
             w_hh: vec![z(4 * hid, hid); l],
@@ -170,12 +170,8 @@ impl<F: Real> Workspace<F> {
         if !self.dropout {
             return;
         }
-        let rows = self.probs.nrows();
-        if self.mask.nrows() != rows {
-            let hid = self.mask.ncols();
-            self.mask = Array2::zeros((rows, hid));
-            self.h_drop = Array2::zeros((rows, hid));
-            self.dh_drop = Array2::zeros((rows, hid));
+        if self.mask.nrows() != self.h_drop.nrows() {
+            self.mask = self.h_drop.clone(); // (predicted rows, H)
         }
         fill_mask(self.mask.view_mut(), p, rng);
     }
@@ -209,7 +205,7 @@ pub fn forward<F: Real>(
     for (l, layer) in p.layers.iter().enumerate() {
         // The recurrent weights of this window, the same for all its steps.
         let mask = ws.weight_drop.then(|| ws.w_hh_mask[l].view());
-        weight_drop_forward(ws.w_hh[l].view_mut(), layer.w_hh.view(), mask);
+        dropout_forward(ws.w_hh[l].view_mut(), layer.w_hh.view(), mask);
         let w_hh = ws.w_hh[l].view();
         let (below, rest) = ws.h.split_at_mut(l);
         let h = &mut rest[0];
@@ -245,13 +241,10 @@ pub fn forward<F: Real>(
     }
     let top = ws.h.last().expect("at least one layer");
     let out_rows = ws.out_rows(predict);
-    let mut out_in = top.slice(s![out_rows, ..]);
-    if ws.dropout {
-        dropout_forward(ws.h_drop.view_mut(), out_in, ws.mask.view());
-        out_in = ws.h_drop.view();
-    }
+    let mask = ws.dropout.then(|| ws.mask.view());
+    dropout_forward(ws.h_drop.view_mut(), top.slice(s![out_rows, ..]), mask);
     bias_forward(ws.probs.view_mut(), p.b_out.view());
-    matmul_forward(ws.probs.view_mut(), out_in, p.w_out.view());
+    matmul_forward(ws.probs.view_mut(), ws.h_drop.view(), p.w_out.view());
     softmax_xent_forward(ws.probs.view_mut(), targets)
 }
 
@@ -274,27 +267,17 @@ pub fn backward<F: Real>(
     softmax_xent_backward(ws.dlogits.view_mut(), ws.probs.view(), targets, scale);
     bias_backward(g.b_out.view_mut(), ws.dlogits.view());
     zero(ws.dh.view_mut());
-    let top = &ws.h[n_layers - 1];
     let dh_rows = s![out_rows.start - b..out_rows.end - b, ..]; // dh row r is h row r + B
-    if ws.dropout {
-        zero(ws.dh_drop.view_mut());
-        matmul_backward(
-            Some(ws.dh_drop.view_mut()),
-            Some(g.w_out.view_mut()),
-            ws.dlogits.view(),
-            ws.h_drop.view(),
-            p.w_out.view(),
-        );
-        dropout_backward(ws.dh.slice_mut(dh_rows), ws.dh_drop.view(), ws.mask.view());
-    } else {
-        matmul_backward(
-            Some(ws.dh.slice_mut(dh_rows)),
-            Some(g.w_out.view_mut()),
-            ws.dlogits.view(),
-            top.slice(s![out_rows, ..]),
-            p.w_out.view(),
-        );
-    }
+    zero(ws.dh_drop.view_mut());
+    matmul_backward(
+        Some(ws.dh_drop.view_mut()),
+        Some(g.w_out.view_mut()),
+        ws.dlogits.view(),
+        ws.h_drop.view(),
+        p.w_out.view(),
+    );
+    let mask = ws.dropout.then(|| ws.mask.view());
+    dropout_backward(ws.dh.slice_mut(dh_rows), ws.dh_drop.view(), mask);
 
     for l in (0..n_layers).rev() {
         let (layer, dlayer) = (&p.layers[l], &mut g.layers[l]);
@@ -339,7 +322,7 @@ pub fn backward<F: Real>(
             w_hh,
         );
         let mask = ws.weight_drop.then(|| ws.w_hh_mask[l].view());
-        weight_drop_backward(dlayer.w_hh.view_mut(), ws.dw_hh.view(), mask);
+        dropout_backward(dlayer.w_hh.view_mut(), ws.dw_hh.view(), mask);
         if l == 0 {
             zero(ws.w_ih_t.view_mut()); // reused as dw_ih transposed
             embed_backward(ws.w_ih_t.view_mut(), ws.dgates.view(), inputs);

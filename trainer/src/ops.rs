@@ -265,61 +265,41 @@ fn cell_backward_row<F: Real>(
 
 // ---------------------------------------------------------------------------
 // Dropout: of the output layer's input (Zaremba et al. 2014: on the non-recurrent connection
-// only, so the carried state is never dropped), and of the recurrent weights (DropConnect, the
-// same element-wise product on w_hh, once per window: `weight_drop_forward`)
+// only, so the carried state is never dropped), and of the recurrent weights (DropConnect,
+// Merity et al.'s weight drop: the same product on w_hh, once per window). Without a mask the
+// pair is a copy and an add, so the network runs the same code either way.
 
-/// `out = inp × mask` element-wise; the mask holds 0 (dropped) or 1/(1-p) (kept: inverted
-/// dropout, so inference needs no scaling). out, inp, mask (N, H).
+/// `out = inp × mask` element-wise, or `out = inp` without a mask; the mask holds 0 (dropped)
+/// or 1/(1-p) (kept: inverted dropout, so inference needs no scaling). out, inp, mask (N, H)
+/// for the output's input, (4H, H) for w_hh.
 #[inline(always)]
 pub fn dropout_forward<F: Real>(
     mut out: ArrayViewMut2<F>,
     inp: ArrayView2<F>,
-    mask: ArrayView2<F>,
+    mask: Option<ArrayView2<F>>,
 ) {
-    ndarray::Zip::from(&mut out)
-        .and(&inp)
-        .and(&mask)
-        .for_each(|o, &x, &m| *o = x * m);
+    match mask {
+        Some(mask) => ndarray::Zip::from(&mut out)
+            .and(&inp)
+            .and(&mask)
+            .for_each(|o, &x, &m| *o = x * m),
+        None => out.assign(&inp),
+    }
 }
 
-/// Backward of [`dropout_forward`]: `dinp += dout × mask`.
+/// Backward of [`dropout_forward`]: `dinp += dout × mask`, or `dinp += dout`.
 #[inline(always)]
 pub fn dropout_backward<F: Real>(
     mut dinp: ArrayViewMut2<F>,
     dout: ArrayView2<F>,
-    mask: ArrayView2<F>,
-) {
-    ndarray::Zip::from(&mut dinp)
-        .and(&dout)
-        .and(&mask)
-        .for_each(|d, &g, &m| *d += g * m);
-}
-
-/// The recurrent weights a window runs with: `w_drop = w × mask` under DropConnect (Merity et
-/// al.'s weight drop; the mask as [`dropout_forward`]'s), else a copy of `w`. w_drop, w, mask
-/// (4H, H).
-#[inline(always)]
-pub fn weight_drop_forward<F: Real>(
-    mut w_drop: ArrayViewMut2<F>,
-    w: ArrayView2<F>,
     mask: Option<ArrayView2<F>>,
 ) {
     match mask {
-        Some(mask) => dropout_forward(w_drop, w, mask),
-        None => w_drop.assign(&w),
-    }
-}
-
-/// Backward of [`weight_drop_forward`]: `dw += dw_drop × mask`, or `dw += dw_drop`.
-#[inline(always)]
-pub fn weight_drop_backward<F: Real>(
-    mut dw: ArrayViewMut2<F>,
-    dw_drop: ArrayView2<F>,
-    mask: Option<ArrayView2<F>>,
-) {
-    match mask {
-        Some(mask) => dropout_backward(dw, dw_drop, mask),
-        None => dw += &dw_drop,
+        Some(mask) => ndarray::Zip::from(&mut dinp)
+            .and(&dout)
+            .and(&mask)
+            .for_each(|d, &g, &m| *d += g * m),
+        None => dinp += &dout,
     }
 }
 
