@@ -8,8 +8,12 @@ use std::hint::black_box;
 use charlstm_core::{Generator, Model, OnUnknown, Quant, SamplerConfig};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-mod random_model;
-use random_model::blob;
+use charlstm_tests::{NIETZSCHE_VOCAB, random_blob};
+
+/// A blob of random weights with the bundled model's shape (H = 128, V = 57, L = 1).
+fn blob(quant: Quant) -> Vec<u8> {
+    random_blob(NIETZSCHE_VOCAB, 128, 1, 1, quant)
+}
 
 fn generation(c: &mut Criterion) {
     let (q, f) = (blob(Quant::I8RowScaled), blob(Quant::F32));

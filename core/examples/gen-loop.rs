@@ -4,9 +4,12 @@
 
 use charlstm_core::{Generator, Model, OnUnknown, Quant, SamplerConfig};
 
-#[path = "../benches/random_model.rs"]
-mod random_model;
-use random_model::blob;
+use charlstm_tests::{NIETZSCHE_VOCAB, random_blob};
+
+/// A blob of random weights with the bundled model's shape (H = 128, V = 57, L = 1).
+fn blob(quant: Quant) -> Vec<u8> {
+    random_blob(NIETZSCHE_VOCAB, 128, 1, 1, quant)
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -75,6 +75,22 @@ pub enum Quant {
     F32,
 }
 
+impl Quant {
+    /// The scheme's short name, `int8` or `f32`: what every tool prints (one spelling).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Quant::I8RowScaled => "int8",
+            Quant::F32 => "f32",
+        }
+    }
+}
+
+impl core::fmt::Display for Quant {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Spec §4: a row-major (rows, cols) matrix.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TensorRecord<'a> {

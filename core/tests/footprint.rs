@@ -5,7 +5,7 @@ use charlstm_core::{Generator, Model};
 use std::mem::size_of;
 
 #[test]
-fn generator_for_h128_v96_l1_fits_in_4_kib() {
+fn generator_h128_v96_l1_fits_in_4_kib_and_its_model_view_in_512_bytes() {
     let generator = size_of::<Generator<'_, '_, 128, 96, 1>>();
     let model = size_of::<Model<'_, 128, 96, 1>>();
     eprintln!("size_of Generator<128, 96, 1> = {generator} B, Model = {model} B");
@@ -14,7 +14,7 @@ fn generator_for_h128_v96_l1_fits_in_4_kib() {
 }
 
 #[test]
-fn footprint_grows_with_the_capacities_not_the_blob() {
+fn generator_size_is_its_arrays_8hl_10h_10v_plus_at_most_128_bytes() {
     // h, c: 2 x L x H f32 (the float variant, the larger); scratch: 3 x H i16 (prepared
     // activations on a host) + H f32 + V f32 + V i32 + V u16.
     let expected = |h: usize, v: usize, l: usize| 8 * h * l + 10 * h + 10 * v;

@@ -20,7 +20,7 @@ fn softmax(logits: &[f32], t: f64) -> Vec<f64> {
 }
 
 #[test]
-fn frequencies_match_softmax_over_temperature() {
+fn frequencies_match_softmax_over_temperature_at_four_temperatures() {
     for (i, t) in [0.2f32, 0.5, 1.0, 1.2].into_iter().enumerate() {
         let mut s = Sampler::new(SamplerConfig::temperature(t), 1000 + i as u64).unwrap();
         let mut counts = [0usize; 8];
@@ -47,7 +47,7 @@ fn frequencies_match_softmax_over_temperature() {
 }
 
 #[test]
-fn a_wrong_temperature_would_be_caught() {
+fn chi_square_catches_a_temperature_off_by_10_percent() {
     // The bound has teeth: draws at T = 1.0 do not pass as T = 1.1.
     let mut s = Sampler::new(SamplerConfig::temperature(1.0), 5).unwrap();
     let mut counts = [0usize; 8];

@@ -318,7 +318,7 @@ mod tests {
     }
 
     #[test]
-    fn every_damage_is_caught() {
+    fn boot_refuses_each_kind_of_damage_with_its_error() {
         let blob = [7u8; 100];
         let image = write_image(board(), &blob, None).unwrap();
         let at = board().header_offset() as usize;
@@ -380,7 +380,7 @@ mod tests {
         /// Damage anywhere in the header page or the blob never panics the boot, and any
         /// damage to the header or blob bytes is caught.
         #[test]
-        fn damaged_images_never_panic(flips in proptest::collection::vec((0usize..400, 1u8..=255), 1..4)) {
+        fn damaged_images_never_panic_and_damage_to_checked_bytes_is_refused(flips in proptest::collection::vec((0usize..400, 1u8..=255), 1..4)) {
             let blob = [0x5Au8; 100];
             let board = board();
             let mut image = write_image(board, &blob, None).unwrap();

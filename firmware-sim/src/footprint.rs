@@ -110,7 +110,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_bundled_shape_fits_in_4_kib() {
+    fn the_bundled_shapes_smallest_build_is_h128_v64_l1_within_4_kib() {
         let b = smallest_build(128, 57, 1).unwrap();
         assert_eq!((b.hidden, b.vocab, b.layers), (128, 64, 1));
         assert!(b.total() <= 4096, "{} bytes", b.total());

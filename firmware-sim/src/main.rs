@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
-use charlstm_core::{Quant, SamplerConfig};
+use charlstm_core::SamplerConfig;
 use clap::{Args, Parser, Subcommand};
 
 use charlstm_sim::board::{self, BOARDS, Board, Budget, DEFAULT_BOARD, RAM_RESERVE};
@@ -297,7 +297,7 @@ fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
         d.hidden,
         d.vocab,
         d.layers,
-        quant_name(check.quant())
+        check.quant()
     )?;
     match board.build {
         Some(fw) => writeln!(
@@ -463,7 +463,7 @@ fn run_cmd(a: RunArgs) -> anyhow::Result<()> {
             d.hidden,
             d.vocab,
             d.layers,
-            quant_name(model.quant()),
+            model.quant(),
             group(blob.len() as u64),
             model.crc(),
             cfg.sampler.temperature,
@@ -510,7 +510,7 @@ fn samples_cmd(a: SamplesArgs) -> anyhow::Result<()> {
         d.hidden,
         d.vocab,
         d.layers,
-        quant_name(model.quant()),
+        model.quant(),
         meta.val_bpc_quant,
         meta.val_bpc_float,
         a.seed
@@ -636,7 +636,7 @@ fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
         "dims         vocab {}, hidden {}, layers {}",
         d.vocab, d.hidden, d.layers
     )?;
-    writeln!(out, "quantization {}", quant_name(model.quant()))?;
+    writeln!(out, "quantization {}", model.quant())?;
     writeln!(
         out,
         "vocabulary   {:?}{}",
@@ -722,13 +722,6 @@ fn info_cmd(a: InfoArgs) -> anyhow::Result<()> {
 
 // ---------------------------------------------------------------------------
 // Formatting
-
-fn quant_name(q: Quant) -> &'static str {
-    match q {
-        Quant::I8RowScaled => "int8 (per-row f32 scales)",
-        Quant::F32 => "f32",
-    }
-}
 
 fn bpc(v: f32) -> String {
     if v.is_finite() {

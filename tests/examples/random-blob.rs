@@ -15,9 +15,13 @@ fn main() {
     } else {
         Quant::I8RowScaled
     };
-    // 57 characters, like the lowercased Nietzsche corpus.
-    let vocab = "\n !\"'(),-.0123456789:;=?[]_abcdefghijklmnopqrstuvwxyzäæéë";
-    let blob = charlstm_tests::random_blob(vocab, arg(1, 128), arg(2, 1), arg(4, 1) as u64, quant);
+    let blob = charlstm_tests::random_blob(
+        charlstm_tests::NIETZSCHE_VOCAB,
+        arg(1, 128),
+        arg(2, 1),
+        arg(4, 1) as u64,
+        quant,
+    );
     std::fs::write(out, &blob).unwrap_or_else(|e| {
         eprintln!("random-blob: cannot write {out}: {e}");
         std::process::exit(1);

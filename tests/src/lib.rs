@@ -1,9 +1,19 @@
 //! Shared helpers for the cross-crate tests: random models and a plain f64 reference LSTM.
+//!
+//! [`random_blob`] is the workspace's one generator of random-weight blobs: the tests here,
+//! the `random-blob` example (which the scripts call) and charlstm-core's bench and gen-loop
+//! example (a dev-dependency of core) all use it. It lives here, not in core, because it goes
+//! through the trainer's exporter (`to_blob`, core's quantizer and encoder), as a real blob
+//! does; core's library never depends on it.
 
 use charlstm_core::Quant;
 use charlstm_trainer::export::{BlobMeta, FloatWeights, LayerWeights, Mat, to_blob};
 use rand_core::{Rng, SeedableRng};
 use rand_xorshift::XorShiftRng;
+
+/// The 57 characters of the lowercased Nietzsche corpus, in id order: random blobs with the
+/// bundled model's shape (H = 128, V = 57, L = 1) use them.
+pub const NIETZSCHE_VOCAB: &str = "\n !\"'(),-.0123456789:;=?[]_abcdefghijklmnopqrstuvwxyzäæéë";
 
 /// Uniform values in [-scale, scale) from a seeded xorshift.
 pub fn uniform(rng: &mut XorShiftRng, n: usize, scale: f32) -> Vec<f32> {
@@ -58,7 +68,10 @@ pub fn random_blob(vocab: &str, hidden: usize, layers: usize, seed: u64, quant: 
     )
 }
 
+pub mod golden;
+pub mod int8_bound;
 pub mod reference;
+pub mod reference_sampler;
 
 /// The path of a workspace binary (`charlstm-train`, `charlstm-sim`), built on first use with
 /// the cargo that runs the tests (a no-op when fresh): cargo gives integration tests of another

@@ -211,7 +211,7 @@ fn ctrl_c_interrupts_and_other_bytes_start_the_next_request() {
 }
 
 #[test]
-fn a_bad_flash_stops_the_device_with_one_line() {
+fn a_device_with_a_bad_flash_answers_every_request_with_one_error_line_until_quit() {
     let blob = random_blob(VOCAB, 16, 1, 7, Quant::I8RowScaled);
     let good = partition(&blob);
     let mut bad_header = good.clone();

@@ -1,12 +1,15 @@
 //! The core against the plain f64 reference LSTM (tests/src/reference.rs) on random weights:
 //! the float path within 1e-5 relative; the int8 path within the error bound that int8 weight
-//! rounding and the fixed-point path's roundings (Q15 h, Q16.16 z, c and logits) imply, propagated step by step through the cell.
+//! rounding and i16 activation rounding imply, propagated step by step through the cell.
 
 use charlstm_core::{Generator, Model, Quant, SamplerConfig};
+use charlstm_tests::int8_bound::{
+    Q15_HALF_STEP, Q16_HALF_STEP, matvec_error, propagate, row_half_steps,
+};
 use charlstm_tests::random_weights;
-use charlstm_tests::reference::{RefTrace, Reference};
+use charlstm_tests::reference::Reference;
 use charlstm_tests::test_meta as test_free_meta;
-use charlstm_trainer::export::{FloatWeights, Mat, to_blob};
+use charlstm_trainer::export::to_blob;
 
 const VOCAB: &str = "abcdefghij klmnopq.,\n";
 type M<'a> = Model<'a, 32, 32, 2>;
@@ -28,7 +31,7 @@ fn core_logits(blob: &[u8], xs: &[usize]) -> Vec<Vec<f32>> {
 }
 
 #[test]
-fn float_path_matches_f64_reference_within_1e5_relative() {
+fn float_logits_match_the_f64_reference_within_1e5_relative() {
     for (hidden, layers, seed) in [(16, 1, 1), (24, 2, 2), (32, 1, 3)] {
         let w = random_weights(VOCAB, hidden, layers, seed);
         let blob = to_blob(&w, &test_free_meta(), Quant::F32);
@@ -52,76 +55,8 @@ fn float_path_matches_f64_reference_within_1e5_relative() {
     }
 }
 
-/// Half a quantization step of each row: max|row| / 127 / 2.
-fn row_half_steps(m: &Mat) -> Vec<f64> {
-    m.data
-        .chunks(m.cols)
-        .map(|row| row.iter().fold(0.0f64, |a, &w| a.max(w.abs() as f64)) / 127.0 / 2.0)
-        .collect()
-}
-
-/// Half a step of Q15 (h) and of Q16.16 (z, c, logits): the int8 path's rounding errors
-/// (docs/int8-arithmetic.md).
-const Q15_HALF_STEP: f64 = 1.0 / 65536.0;
-const Q16_HALF_STEP: f64 = 1.0 / 131072.0;
-
-/// Bound on |W'x' - Wx| for row r: W' has per-row rounding `dw`, x' = x ± ex, then the
-/// device rounds x' to i16 with half-step `qx`.
-fn matvec_error(m: &Mat, r: usize, dw: f64, x: &[f64], ex: &[f64], qx: f64) -> f64 {
-    (0..m.cols)
-        .map(|k| {
-            let w = m.data[r * m.cols + k].abs() as f64;
-            dw * x[k].abs() + (w + dw) * (ex[k] + qx)
-        })
-        .sum()
-}
-
-/// Propagates error bounds (eh, ec per layer) through one step; returns the new bounds.
-fn propagate(w: &FloatWeights, trace: &RefTrace, eh: &mut [Vec<f64>], ec: &mut [Vec<f64>]) {
-    let h = w.hidden;
-    for (l, layer) in w.layers.iter().enumerate() {
-        let (dih, dhh) = (row_half_steps(&layer.w_ih), row_half_steps(&layer.w_hh));
-        let h_prev = &trace.h_prev[l];
-        let eh_prev = eh[l].clone();
-        let qh = Q15_HALF_STEP;
-        let x_err: Option<(Vec<f64>, f64)> = trace.inputs[l].as_ref().map(|_| {
-            let ex = eh[l - 1].clone();
-            let qx = Q15_HALF_STEP;
-            (ex, qx)
-        });
-        for k in 0..h {
-            let g = trace.gates[l][k];
-            let dz: [f64; 4] = std::array::from_fn(|j| {
-                let r = j * h + k;
-                let from_x = match (&trace.inputs[l], &x_err) {
-                    (Some(xs), Some((ex, qx))) => matvec_error(&layer.w_ih, r, dih[r], xs, ex, *qx),
-                    _ => dih[r] + Q16_HALF_STEP,
-                };
-                let from_h = matvec_error(&layer.w_hh, r, dhh[r], h_prev, &eh_prev, qh);
-                from_x + from_h + 3.0 * Q16_HALF_STEP // the bias's and the two terms' rounding
-            });
-            // + the int8 path's activation table error (core/src/fixed.rs, tested there).
-            let (ts, tt) = (4.3e-5, 8.6e-5);
-            let (di, df, dg, d_o) = (
-                0.25 * dz[0] + ts,
-                0.25 * dz[1] + ts,
-                dz[2] + tt,
-                0.25 * dz[3] + ts,
-            );
-            let c_prev = trace.c_prev[l][k];
-            let dc = g[1] * ec[l][k]
-                + (c_prev.abs() + ec[l][k]) * df
-                + g[2].abs() * di
-                + (g[0] + di) * dg;
-            let c = g[1] * c_prev + g[0] * g[2];
-            ec[l][k] = dc + Q16_HALF_STEP;
-            eh[l][k] = g[3] * (dc + tt) + d_o * (c.tanh().abs() + dc).min(1.0) + Q15_HALF_STEP;
-        }
-    }
-}
-
 #[test]
-fn int8_path_stays_within_the_rounding_bound() {
+fn int8_logits_stay_within_the_propagated_rounding_bound() {
     for (hidden, layers, seed) in [(16, 1, 11), (24, 2, 12), (32, 1, 13)] {
         let w = random_weights(VOCAB, hidden, layers, seed);
         let blob = to_blob(&w, &test_free_meta(), Quant::I8RowScaled);
@@ -169,7 +104,7 @@ fn int8_path_stays_within_the_rounding_bound() {
 }
 
 #[test]
-fn int8_and_float_blobs_generate_the_same_text_at_low_temperature_mostly() {
+fn int8_and_float_logits_have_the_same_argmax_on_nine_steps_in_ten() {
     // A sanity check that int8 is the same model: argmax paths agree on most steps.
     let w = random_weights(VOCAB, 32, 1, 5);
     let f = to_blob(&w, &test_free_meta(), Quant::F32);

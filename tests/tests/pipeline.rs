@@ -97,7 +97,7 @@ fn json_field<'a>(json: &'a str, key: &str) -> &'a str {
 }
 
 #[test]
-fn train_flash_boot_generate() {
+fn trained_blob_boots_from_flash_with_evals_crc_and_dims_and_generates_its_vocabulary() {
     let dir = tempfile::tempdir().unwrap();
     let sentences = [
         "the will to power is the will to truth. ",
@@ -154,7 +154,7 @@ fn train_flash_boot_generate() {
 }
 
 #[test]
-fn accents_and_hangul_round_trip_through_the_device() {
+fn accented_and_hangul_model_generates_both_on_the_device_and_names_an_unknown_prime_char() {
     let dir = tempfile::tempdir().unwrap();
     let lines = [
         "café crème à noël. ",

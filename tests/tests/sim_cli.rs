@@ -1,5 +1,5 @@
-//! CLI tests of the simulator binary: flash, boot, generate, info, --stats, and every bad
-//! input the issue lists (one-line error, exit 1; usage errors exit 2; never a panic).
+//! CLI tests of the simulator binary: flash, boot, generate, info, --stats, and bad inputs
+//! (a one-line error, exit 1; usage errors exit 2; never a panic).
 //!
 //! The binary comes from `charlstm_tests::workspace_bin` (built once per run if needed).
 
@@ -137,7 +137,7 @@ fn plain_run_echoes_the_prime_and_banners_on_stderr() {
 }
 
 #[test]
-fn stats_report_measured_footprint_and_zero_heap() {
+fn stats_report_zero_heap_the_footprints_speed_and_a_stack_under_8_kib() {
     let f = Files::new();
     let (blob, _) = f.blob();
     let r = sim(&["run", "--blob", &blob, "--raw", "--chars", "200", "--stats"]);
@@ -351,7 +351,7 @@ fn bad_prime_and_sampler_settings_are_refused() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
+fn usage_errors_exit_2_and_run_help_lists_every_board() {
     usage_error(&["run", "--blob", "a", "--image", "b"]);
     usage_error(&["run", "--board", "arduino-uno"]);
     usage_error(&["run", "--chars", "many"]);
@@ -368,7 +368,7 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn without_a_bundled_model_run_and_info_say_what_to_do() {
+fn run_and_info_use_the_bundled_model_or_say_what_to_do_without_one() {
     if charlstm_sim::bundled::BUNDLED_BLOB.is_some() {
         // The bundled model loads and generates.
         let r = sim(&["run", "--raw", "--chars", "20"]);

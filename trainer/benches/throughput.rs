@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use charlstm_trainer::train::Recipe;
+use charlstm_trainer::config::Recipe;
 use ndarray::Array2;
 use ndarray::linalg::general_mat_mul;
 use rayon::prelude::*;
@@ -110,8 +110,9 @@ impl Regularize {
 /// chars/s (LSTM steps × rows per second) of training steps on a synthetic 57-character
 /// corpus at the recipe's default shape: tbptt batch 64 seq 64, keras batch 128 window 60.
 fn train_step(recipe: Recipe, shards: usize, reg: Regularize) -> f64 {
+    use charlstm_trainer::config::TrainConfig;
     use charlstm_trainer::corpus::{Corpus, Vocab};
-    use charlstm_trainer::train::{TrainConfig, Trainer};
+    use charlstm_trainer::train::Trainer;
     let (batch, seq_len, lr) = match recipe {
         Recipe::Tbptt => (64, 64, 2e-3),
         Recipe::Keras => (128, 60, 1e-2),

@@ -1,19 +1,19 @@
 //! Checkpoints: everything a run needs to continue exactly (float weights, optimizer moments,
-//! RNG, position, carried state, metrics so far), as postcard, written atomically: a temp
-//! file in the same directory, fsync, rename. A kill at any moment leaves the last
-//! checkpoint intact.
+//! RNG, position, carried state, metrics so far), as postcard (written with
+//! `files::write_atomic`, so a kill at any moment leaves the last checkpoint intact), and the
+//! blob metadata a checkpoint's model is exported with.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use rand_xorshift::XorShiftRng;
 use serde::{Deserialize, Serialize};
 
-use crate::layers::State;
+use crate::config::{MetricsRow, TrainConfig};
+use crate::export::BlobMeta;
 use crate::model::Params;
+use crate::network::State;
 use crate::optim::Optimizer;
-use crate::train::{MetricsRow, TrainConfig};
 
 /// First bytes of a checkpoint file.
 pub const MAGIC: [u8; 8] = *b"CLSMCKPT";
@@ -95,6 +95,18 @@ impl Checkpoint {
         }
     }
 
+    /// The metadata a blob of this checkpoint's model carries, with its validation figures
+    /// (NaN when not measured).
+    pub fn blob_meta(&self, val_bpc_float: f64, val_bpc_quant: f64) -> BlobMeta {
+        BlobMeta {
+            recipe: self.config.describe(),
+            corpus_name: self.corpus_name.clone(),
+            corpus_chars: self.corpus_chars,
+            val_bpc_float: val_bpc_float as f32,
+            val_bpc_quant: val_bpc_quant as f32,
+        }
+    }
+
     /// Serialized with a magic and version in front.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut out = MAGIC.to_vec();
@@ -143,7 +155,7 @@ impl Checkpoint {
 /// tracked from the resume on).
 mod v3 {
     use super::*;
-    use crate::train::Recipe;
+    use crate::config::Recipe;
     use std::path::PathBuf;
 
     #[derive(Debug, Deserialize)]
@@ -238,37 +250,4 @@ mod v3 {
             }
         }
     }
-}
-
-/// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable (best effort: not every platform can open a dir).
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| {
-        format!(
-            "cannot write {} (check that the directory exists and is writable, and the disk has space)",
-            path.display()
-        )
-    })
 }

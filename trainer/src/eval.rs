@@ -13,8 +13,8 @@ use charlstm_core::{Generator, Model, OnUnknown, SamplerConfig};
 use rayon::prelude::*;
 
 use crate::corpus::Tok;
-use crate::layers::{Predict, State, Workspace, eval_window};
 use crate::model::Params;
+use crate::network::{Predict, State, Workspace, eval_window};
 
 /// Number of validation chunks.
 pub const CHUNKS: usize = 16;

@@ -1,38 +1,18 @@
-//! Export: quantize float weights and write them as a charlstm blob (spec in
+//! Export: quantize the trainer's parameters and write them as a charlstm blob (spec in
 //! docs/blob-format.md). The wire order and the quantization math live in charlstm-core;
-//! this module only lays the trainer's weights out as core's records.
+//! this module only lays the parameters out as core's records (their layouts are already
+//! core's: row-major, gate rows i | f | g | o).
 
+use charlstm_core::TensorName;
 use charlstm_core::blob::{
     self, Description, Dims, LayerRecord, Meta, OutputRecord, Quant, TensorRecord,
 };
 use charlstm_core::quant::quantize_row;
+use ndarray::{Array1, Array2};
 
-/// A row-major (rows, cols) f32 matrix.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Mat {
-    pub rows: usize,
-    pub cols: usize,
-    pub data: Vec<f32>,
-}
-
-/// One LSTM layer's weights; gate rows ordered i | f | g | o.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayerWeights {
-    pub w_ih: Mat,   // (4H, V) layer 0, (4H, H) above
-    pub w_hh: Mat,   // (4H, H)
-    pub b: Vec<f32>, // 4H
-}
-
-/// A whole model's float weights, the exporter's input.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FloatWeights {
-    pub vocab: String,
-    pub lowercase: bool,
-    pub hidden: usize,
-    pub layers: Vec<LayerWeights>,
-    pub w_out: Mat,      // (V, H)
-    pub b_out: Vec<f32>, // V
-}
+use crate::corpus::Tok;
+use crate::eval::{self, HostModel, ValLoss};
+use crate::model::{LstmLayer, Params};
 
 /// Metadata written into the blob.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,18 +32,19 @@ pub struct StoredTensor {
 }
 
 impl StoredTensor {
-    /// Stores `m` with `quant` (int8: symmetric, one scale per row, round to nearest).
-    pub fn new(m: &Mat, quant: Quant) -> Self {
+    /// Stores the row-major (rows, `cols`) matrix `values` with `quant` (int8: symmetric, one
+    /// scale per row, round to nearest).
+    pub fn from_rows(values: &[f32], cols: usize, quant: Quant) -> Self {
         match quant {
             Quant::F32 => StoredTensor {
-                data: f32_bytes(&m.data),
+                data: f32_bytes(values),
                 scales: Vec::new(),
             },
             Quant::I8RowScaled => {
-                let mut q = vec![0i8; m.cols];
-                let mut data = Vec::with_capacity(m.rows * m.cols);
-                let mut scales = Vec::with_capacity(m.rows);
-                for row in m.data.chunks_exact(m.cols.max(1)) {
+                let mut q = vec![0i8; cols];
+                let mut data = Vec::with_capacity(values.len());
+                let mut scales = Vec::with_capacity(values.len() / cols.max(1));
+                for row in values.chunks_exact(cols.max(1)) {
                     scales.push(quantize_row(row, &mut q));
                     data.extend(q.iter().map(|&q| q as u8));
                 }
@@ -75,27 +56,36 @@ impl StoredTensor {
         }
     }
 
+    /// [`StoredTensor::from_rows`] of a [`Mat`].
+    pub fn new(m: &Mat, quant: Quant) -> Self {
+        Self::from_rows(&m.data, m.cols, quant)
+    }
+
     /// The values the device will use, dequantized (for reporting the quantization error).
     pub fn dequantized(&self, m: &Mat, quant: Quant) -> Vec<f32> {
         match quant {
             Quant::F32 => m.data.clone(),
-            Quant::I8RowScaled => self
-                .data
-                .iter()
-                .enumerate()
-                .map(|(i, &q)| {
-                    let s = charlstm_core::quant::read_f32(&self.scales, i / m.cols.max(1));
-                    q as i8 as f32 * s
-                })
-                .collect(),
+            Quant::I8RowScaled => self.dequantized_i8(m.cols),
         }
     }
 
-    fn record(&self, m: &Mat, quant: Quant) -> TensorRecord<'_> {
+    /// The int8 values times their row's scale; `cols` per row.
+    fn dequantized_i8(&self, cols: usize) -> Vec<f32> {
+        self.data
+            .iter()
+            .enumerate()
+            .map(|(i, &q)| {
+                let s = charlstm_core::quant::read_f32(&self.scales, i / cols.max(1));
+                q as i8 as f32 * s
+            })
+            .collect()
+    }
+
+    fn record(&self, rows: usize, cols: usize, quant: Quant) -> TensorRecord<'_> {
         TensorRecord {
             quant,
-            rows: m.rows as u32,
-            cols: m.cols as u32,
+            rows: rows as u32,
+            cols: cols as u32,
             data: &self.data,
             scales: &self.scales,
         }
@@ -107,17 +97,34 @@ pub fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-/// Encodes `w` as a complete blob with `quant`.
-pub fn to_blob(w: &FloatWeights, meta: &BlobMeta, quant: Quant) -> Vec<u8> {
+/// A matrix's values, row-major (parameters are in standard layout).
+fn values(a: &Array2<f32>) -> &[f32] {
+    a.as_slice().expect("parameters are in standard layout")
+}
+
+/// Stores matrix `a` with `quant`.
+fn stored(a: &Array2<f32>, quant: Quant) -> StoredTensor {
+    StoredTensor::from_rows(values(a), a.ncols(), quant)
+}
+
+/// Encodes `p` (with its vocabulary, the characters in id order) as a complete blob with
+/// `quant`.
+pub fn encode(
+    p: &Params<f32>,
+    vocab: &str,
+    lowercase: bool,
+    meta: &BlobMeta,
+    quant: Quant,
+) -> Vec<u8> {
     let tool_version = concat!("charlstm-train ", env!("CARGO_PKG_VERSION"));
     let desc = Description {
         dims: Dims {
-            vocab: w.vocab.chars().count() as u32,
-            hidden: w.hidden as u32,
-            layers: w.layers.len() as u32,
+            vocab: vocab.chars().count() as u32,
+            hidden: p.hidden() as u32,
+            layers: p.layers.len() as u32,
         },
-        lowercase: w.lowercase,
-        vocab: &w.vocab,
+        lowercase,
+        vocab,
         meta: Meta {
             tool_version,
             recipe: &meta.recipe,
@@ -127,31 +134,28 @@ pub fn to_blob(w: &FloatWeights, meta: &BlobMeta, quant: Quant) -> Vec<u8> {
             val_bpc_quant: meta.val_bpc_quant,
         },
     };
-    let stored: Vec<_> = w
+    let tensors: Vec<_> = p
         .layers
         .iter()
         .map(|l| {
-            (
-                StoredTensor::new(&l.w_ih, quant),
-                StoredTensor::new(&l.w_hh, quant),
-                f32_bytes(&l.b),
-            )
+            let b = l.b.as_slice().expect("parameters are in standard layout");
+            (stored(&l.w_ih, quant), stored(&l.w_hh, quant), f32_bytes(b))
         })
         .collect();
-    let layers: Vec<LayerRecord<'_>> = w
+    let layers: Vec<LayerRecord<'_>> = p
         .layers
         .iter()
-        .zip(&stored)
+        .zip(&tensors)
         .map(|(l, (ih, hh, b))| LayerRecord {
-            w_ih: ih.record(&l.w_ih, quant),
-            w_hh: hh.record(&l.w_hh, quant),
+            w_ih: ih.record(l.w_ih.nrows(), l.w_ih.ncols(), quant),
+            w_hh: hh.record(l.w_hh.nrows(), l.w_hh.ncols(), quant),
             bias: b,
         })
         .collect();
-    let out_w = StoredTensor::new(&w.w_out, quant);
-    let out_b = f32_bytes(&w.b_out);
+    let out_w = stored(&p.w_out, quant);
+    let out_b = f32_bytes(p.b_out.as_slice().expect("standard layout"));
     let output = OutputRecord {
-        w: out_w.record(&w.w_out, quant),
+        w: out_w.record(p.w_out.nrows(), p.w_out.ncols(), quant),
         bias: &out_b,
     };
     let mut buf = vec![0u8; blob::encoded_len_bound(&desc, &layers, &output)];
@@ -168,29 +172,29 @@ pub fn to_blob(w: &FloatWeights, meta: &BlobMeta, quant: Quant) -> Vec<u8> {
 /// Quantization error of one tensor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorError {
-    /// As charlstm-core names it, e.g. `layer 0 w_hh`.
-    pub name: String,
+    /// As charlstm-core names it (displayed as e.g. `layer 0 w_hh`).
+    pub name: TensorName,
     pub max_abs: f32,
     pub mean_abs: f32,
 }
 
 /// Max and mean |w − dequantized(quantized(w))| of every matrix (biases stay f32).
-pub fn tensor_errors(w: &FloatWeights) -> Vec<TensorError> {
-    let mut mats: Vec<(String, &Mat)> = Vec::new();
-    for (l, layer) in w.layers.iter().enumerate() {
-        mats.push((format!("layer {l} w_ih"), &layer.w_ih));
-        mats.push((format!("layer {l} w_hh"), &layer.w_hh));
+pub fn tensor_errors(p: &Params<f32>) -> Vec<TensorError> {
+    let mut mats: Vec<(TensorName, &Array2<f32>)> = Vec::new();
+    for (l, layer) in p.layers.iter().enumerate() {
+        mats.push((TensorName::InputGates(l as u8), &layer.w_ih));
+        mats.push((TensorName::HiddenGates(l as u8), &layer.w_hh));
     }
-    mats.push(("output w_out".into(), &w.w_out));
+    mats.push((TensorName::Output, &p.w_out));
     mats.into_iter()
         .map(|(name, m)| {
-            let q = StoredTensor::new(m, Quant::I8RowScaled).dequantized(m, Quant::I8RowScaled);
-            let errs = m.data.iter().zip(&q).map(|(a, b)| (a - b).abs());
+            let q = stored(m, Quant::I8RowScaled).dequantized_i8(m.ncols());
+            let errs = values(m).iter().zip(&q).map(|(a, b)| (a - b).abs());
             let (max, sum) = errs.fold((0.0f32, 0.0f64), |(m, s), e| (m.max(e), s + e as f64));
             TensorError {
                 name,
                 max_abs: max,
-                mean_abs: (sum / m.data.len().max(1) as f64) as f32,
+                mean_abs: (sum / m.len().max(1) as f64) as f32,
             }
         })
         .collect()
@@ -202,9 +206,9 @@ pub struct ExportReport {
     /// The int8 blob, with both validation figures in its metadata.
     pub blob: Vec<u8>,
     /// Float model (ndarray forward).
-    pub float: crate::eval::ValLoss,
+    pub float: ValLoss,
     /// int8 model (charlstm-core).
-    pub quant: crate::eval::ValLoss,
+    pub quant: ValLoss,
     pub errors: Vec<TensorError>,
 }
 
@@ -212,24 +216,110 @@ pub struct ExportReport {
 /// (same definition, see `eval`) and stores both in the blob's metadata via `meta(float_bpc,
 /// quant_bpc)`.
 pub fn quantize_and_evaluate(
-    params: &crate::model::Params<f32>,
+    params: &Params<f32>,
     vocab: &str,
     lowercase: bool,
-    val: &[crate::corpus::Tok],
+    val: &[Tok],
     meta: impl Fn(f64, f64) -> BlobMeta,
 ) -> anyhow::Result<ExportReport> {
-    let w = params.to_float_weights(vocab, lowercase);
-    let float = crate::eval::val_loss_float(params, val)?;
+    let float = eval::val_loss_float(params, val)?;
+    let int8 = |m: &BlobMeta| encode(params, vocab, lowercase, m, Quant::I8RowScaled);
     // The metadata does not change the weights, so the first encoding measures the int8 model.
-    let probe = to_blob(&w, &meta(float.bpc(), f64::NAN), Quant::I8RowScaled);
-    let model = crate::eval::HostModel::from_bytes(&probe)
+    let probe = int8(&meta(float.bpc(), f64::NAN));
+    let model = HostModel::from_bytes(&probe)
         .map_err(|e| anyhow::anyhow!("the quantized model does not load in charlstm-core: {e}"))?;
-    let quant = crate::eval::val_loss_blob(&model, val)?;
-    let blob = to_blob(&w, &meta(float.bpc(), quant.bpc()), Quant::I8RowScaled);
+    let quant = eval::val_loss_blob(&model, val)?;
     Ok(ExportReport {
-        blob,
+        blob: int8(&meta(float.bpc(), quant.bpc())),
         float,
         quant,
-        errors: tensor_errors(&w),
+        errors: tensor_errors(params),
     })
+}
+
+// ---------------------------------------------------------------------------
+// Plain weights: what charlstm-tests' reference LSTM and the golden vectors build blobs from
+// (the trainer itself encodes its parameters)
+
+/// A row-major (rows, cols) f32 matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mat {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f32>,
+}
+
+/// One LSTM layer's weights; gate rows ordered i | f | g | o.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerWeights {
+    pub w_ih: Mat,   // (4H, V) layer 0, (4H, H) above
+    pub w_hh: Mat,   // (4H, H)
+    pub b: Vec<f32>, // 4H
+}
+
+/// A whole model's weights as plain vectors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatWeights {
+    pub vocab: String,
+    pub lowercase: bool,
+    pub hidden: usize,
+    pub layers: Vec<LayerWeights>,
+    pub w_out: Mat,      // (V, H)
+    pub b_out: Vec<f32>, // V
+}
+
+impl FloatWeights {
+    /// The same weights as the trainer's parameters. Panics if a matrix's data does not hold
+    /// rows × cols values.
+    pub fn to_params(&self) -> Params<f32> {
+        let arr = |m: &Mat| {
+            Array2::from_shape_vec((m.rows, m.cols), m.data.clone())
+                .expect("a Mat holds rows × cols values")
+        };
+        Params {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LstmLayer {
+                    w_ih: arr(&l.w_ih),
+                    w_hh: arr(&l.w_hh),
+                    b: Array1::from(l.b.clone()),
+                })
+                .collect(),
+            w_out: arr(&self.w_out),
+            b_out: Array1::from(self.b_out.clone()),
+        }
+    }
+}
+
+impl Params<f32> {
+    /// The same weights as plain vectors.
+    pub fn to_float_weights(&self, vocab: &str, lowercase: bool) -> FloatWeights {
+        let mat = |a: &Array2<f32>| Mat {
+            rows: a.nrows(),
+            cols: a.ncols(),
+            data: a.iter().copied().collect(),
+        };
+        FloatWeights {
+            vocab: vocab.to_string(),
+            lowercase,
+            hidden: self.hidden(),
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerWeights {
+                    w_ih: mat(&l.w_ih),
+                    w_hh: mat(&l.w_hh),
+                    b: l.b.to_vec(),
+                })
+                .collect(),
+            w_out: mat(&self.w_out),
+            b_out: self.b_out.to_vec(),
+        }
+    }
+}
+
+/// Encodes `w` as a complete blob with `quant` ([`encode`] of the same parameters).
+pub fn to_blob(w: &FloatWeights, meta: &BlobMeta, quant: Quant) -> Vec<u8> {
+    encode(&w.to_params(), &w.vocab, w.lowercase, meta, quant)
 }

@@ -3,6 +3,8 @@
 //! Exit codes: 0 success, 1 runtime error (one line naming the file and the remedy), 2 usage
 //! error (clap's own message).
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,10 +13,11 @@ use charlstm_core::{Quant, SamplerConfig};
 use clap::{Args, Parser, Subcommand};
 
 use charlstm_trainer::checkpoint::Checkpoint;
+use charlstm_trainer::config::{Limits, Recipe, SampleEvery, TrainConfig};
 use charlstm_trainer::corpus::{self, Vocab};
 use charlstm_trainer::eval::{self, HostModel};
-use charlstm_trainer::export::{self, BlobMeta};
-use charlstm_trainer::train::{self, Limits, Recipe, TrainConfig, Trainer};
+use charlstm_trainer::export;
+use charlstm_trainer::train::{self, Trainer};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -84,18 +87,12 @@ struct TrainArgs {
     #[arg(long)]
     batch: Option<usize>,
     /// Learning rate [default: 8e-3 Adam (tbptt) / 1e-2 RMSprop (keras)]. The tbptt default is
-    /// 4x char-rnn's 2e-3: measured on Nietzsche (H=128, batch 64, seq 64, clip 5, before weight
-    /// drop), the
-    /// validation loss after 3,400 steps is 1.73 nats at 2e-3 (decay 0.97), 1.71 at 2e-3
-    /// without decay, 1.55 at 4e-3, 1.49 at 6e-3, 1.46 at 8e-3 and 1.46 at 1e-2 (no decay),
-    /// 1.45 at 8e-3 with the 0.97 decay: the most learned per second.
+    /// 4x char-rnn's 2e-3: it learns the most per second at this model size.
     #[arg(long)]
     lr: Option<f32>,
-    /// Learning-rate factor per epoch after --lr-decay-after epochs [default: 0.99 / 1]. With
-    /// weight drop the model keeps learning for hundreds of epochs, so the rate must last:
-    /// on Nietzsche (132 steps, about 1 s an epoch here) 0.99 leaves 2e-4 at epoch 370 and gave
-    /// a best validation of 1.353 nats there, char-rnn's 0.97 or 0.98 stall early (0.98: 1.378,
-    /// reached at epoch 216 where the rate is 1.3e-4).
+    /// Learning-rate factor per epoch after --lr-decay-after epochs [default: 0.99 / 1]. Slow,
+    /// because with weight drop the model keeps learning for hundreds of epochs, past where
+    /// char-rnn's 0.97 would have stopped it.
     #[arg(long)]
     lr_decay: Option<f32>,
     /// Epochs before the learning rate starts to decay.
@@ -105,24 +102,20 @@ struct TrainArgs {
     #[arg(long)]
     clip: Option<f32>,
     /// Dropout rate of the output layer's input (the top h, never the carried state) during
-    /// training, for larger models that overfit. Off by default: at H=128 on Nietzsche it did
-    /// not help (best validation in 150 s: 1.435 nats without, 1.442 at 0.1, 1.455 at 0.25;
-    /// over 15 minutes at 0.25 the best was 1.440, at epoch 59); --weight-drop does.
+    /// training, for larger models that overfit. Off by default: at H=128 it does not help,
+    /// --weight-drop does.
     #[arg(long, default_value_t = 0.0)]
     dropout: f32,
     /// DropConnect rate of the recurrent weights w_hh during training (AWD-LSTM's weight drop:
     /// one mask per step and shard, for every time step; the device runs the plain weights)
-    /// [default: 0.25 / 0]. Without it an H=128 model overfits Nietzsche within ~50 epochs
-    /// (best validation 1.416 nats); measured at --lr-decay 0.99, best validation by epoch 368:
-    /// 1.353 nats (1.952 bpc) at 0.25, 1.373 at 0.4.
+    /// [default: 0.25 / 0]. It regularizes the recurrence, so an H=128 model keeps improving on
+    /// Nietzsche for hundreds of epochs instead of overfitting within about 50.
     #[arg(long)]
     weight_drop: Option<f32>,
     /// Keep an exponential moving average of the weights with this decay per step (Polyak
-    /// averaging) and validate, sample and export it instead of the raw weights; 0 = off
-    /// [default: 0.999 / 0]. The decay warms up as min(d, (1+t)/(10+t)) at step t, so a short
-    /// run averages only its last tenth or so. Measured on Nietzsche without weight drop (H=128,
-    /// decay 0.97), best validation loss: 1.435 nats without (epoch 65), 1.420 with 0.999 (epoch
-    /// 47). Once the learning rate has vanished the average meets the raw weights again.
+    /// averaging) and validate, sample and export it instead of the raw weights, which
+    /// validate better; 0 = off [default: 0.999 / 0]. The decay warms up as
+    /// min(d, (1+t)/(10+t)) at step t, so a short run averages only its last tenth or so.
     #[arg(long)]
     ema: Option<f32>,
     /// Seed of initialization, order and sampling.
@@ -147,6 +140,12 @@ struct TrainArgs {
     /// Sampling temperatures after each epoch.
     #[arg(long = "temperature", num_args = 1.., default_values_t = [0.2, 0.5, 1.0, 1.2])]
     temperatures: Vec<f32>,
+    /// How often the console shows an epoch's report and samples: every N epochs (`5`), or at
+    /// the end of the first epoch N seconds after the last one shown (`60s`); the last epoch is
+    /// always shown and samples.txt keeps every epoch's. A tbptt epoch can last a second, so
+    /// printing each one would flood the terminal [default: 60s for tbptt, 1 for keras].
+    #[arg(long, value_name = "N|Ns")]
+    sample_every: Option<SampleEvery>,
     /// No per-epoch report or progress bar.
     #[arg(long)]
     quiet: bool,
@@ -257,7 +256,12 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
                 ck.corpus_chars
             );
         }
-        return Trainer::from_checkpoint(ck, corpus, dir.clone())?.run(limits);
+        let every = a
+            .sample_every
+            .unwrap_or(SampleEvery::default_for(ck.config.recipe));
+        return Trainer::from_checkpoint(ck, corpus, dir.clone())?
+            .with_sample_every(every)
+            .run(limits);
     }
     let path = a
         .corpus
@@ -330,7 +334,10 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             out.display()
         );
     }
-    Trainer::new(cfg, corpus, out)?.run(limits)
+    let every = a.sample_every.unwrap_or(SampleEvery::default_for(a.recipe));
+    Trainer::new(cfg, corpus, out)?
+        .with_sample_every(every)
+        .run(limits)
 }
 
 // ---------------------------------------------------------------------------
@@ -428,18 +435,17 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
         &ck.vocab,
         ck.lowercase,
         &corpus.val,
-        |f, q| BlobMeta {
-            recipe: ck.config.describe(),
-            corpus_name: ck.corpus_name.clone(),
-            corpus_chars: ck.corpus_chars,
-            val_bpc_float: f as f32,
-            val_bpc_quant: q as f32,
-        },
+        |f, q| ck.blob_meta(f, q),
     )?;
-    charlstm_trainer::checkpoint::write_atomic(&a.out, &report.blob)?;
+    charlstm_trainer::files::write_atomic(&a.out, &report.blob)?;
     println!("{:<14} {:>12} {:>12}", "tensor", "max |err|", "mean |err|");
     for e in &report.errors {
-        println!("{:<14} {:>12.3e} {:>12.3e}", e.name, e.max_abs, e.mean_abs);
+        println!(
+            "{:<14} {:>12.3e} {:>12.3e}",
+            e.name.to_string(),
+            e.max_abs,
+            e.mean_abs
+        );
     }
     println!(
         "val bpc: float {:.4}, int8 {:.4} (gap {:+.4}) over {} characters",
@@ -458,16 +464,15 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
 fn cmd_sample(a: SampleArgs) -> Result<()> {
     let (bytes, default_prime, path) = if let Some(path) = &a.checkpoint {
         let ck = Checkpoint::load(path)?;
-        let meta = BlobMeta {
-            recipe: ck.config.describe(),
-            corpus_name: ck.corpus_name.clone(),
-            corpus_chars: ck.corpus_chars,
-            val_bpc_float: f32::NAN,
-            val_bpc_quant: f32::NAN,
-        };
-        let w = ck.model_params().to_float_weights(&ck.vocab, ck.lowercase);
+        let meta = ck.blob_meta(f64::NAN, f64::NAN);
         (
-            export::to_blob(&w, &meta, Quant::F32),
+            export::encode(
+                ck.model_params(),
+                &ck.vocab,
+                ck.lowercase,
+                &meta,
+                Quant::F32,
+            ),
             ck.prime.clone(),
             path.clone(),
         )

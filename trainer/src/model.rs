@@ -10,7 +10,7 @@ use num_traits::Float;
 use rand_core::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::export::{FloatWeights, LayerWeights, Mat};
+use charlstm_core::TensorName;
 
 /// The float types the trainer runs on: f32 (training) and f64 (gradient check).
 pub trait Real:
@@ -253,20 +253,21 @@ impl<F: Real> Params<F> {
         self.w_out.ncols()
     }
 
-    /// Every tensor as a flat slice, in a fixed order, with its name (as core names it).
-    pub fn tensors_mut(&mut self) -> Vec<(String, &mut [F])> {
+    /// Every tensor as a flat slice, in a fixed order (the blob's), with core's name for it.
+    pub fn tensors_mut(&mut self) -> Vec<(TensorName, &mut [F])> {
         let mut out = Vec::new();
         for (l, layer) in self.layers.iter_mut().enumerate() {
-            out.push((format!("layer {l} w_ih"), flat(&mut layer.w_ih)));
-            out.push((format!("layer {l} w_hh"), flat(&mut layer.w_hh)));
+            let l = l as u8; // at most 2 layers
+            out.push((TensorName::InputGates(l), flat(&mut layer.w_ih)));
+            out.push((TensorName::HiddenGates(l), flat(&mut layer.w_hh)));
             out.push((
-                format!("layer {l} bias"),
+                TensorName::GateBias(l),
                 layer.b.as_slice_mut().expect("standard layout"),
             ));
         }
-        out.push(("output w_out".into(), flat(&mut self.w_out)));
+        out.push((TensorName::Output, flat(&mut self.w_out)));
         out.push((
-            "output bias".into(),
+            TensorName::OutputBias,
             self.b_out.as_slice_mut().expect("standard layout"),
         ));
         out
@@ -297,13 +298,6 @@ impl<F: Real> Params<F> {
         s.sqrt()
     }
 
-    /// Whether every value is finite.
-    pub fn all_finite(&mut self) -> bool {
-        self.tensors_mut()
-            .iter()
-            .all(|(_, t)| t.iter().all(|x| x.is_finite()))
-    }
-
     /// Converted to another float type.
     pub fn cast<G: Real>(&self) -> Params<G> {
         let c2 = |a: &Array2<F>| a.mapv(|x| G::from_f64(x.as_f64()));
@@ -320,33 +314,6 @@ impl<F: Real> Params<F> {
                 .collect(),
             w_out: c2(&self.w_out),
             b_out: c1(&self.b_out),
-        }
-    }
-}
-
-impl Params<f32> {
-    /// The exporter's input: plain row-major matrices (the layouts are already core's).
-    pub fn to_float_weights(&self, vocab: &str, lowercase: bool) -> FloatWeights {
-        let mat = |a: &Array2<f32>| Mat {
-            rows: a.nrows(),
-            cols: a.ncols(),
-            data: a.iter().copied().collect(),
-        };
-        FloatWeights {
-            vocab: vocab.to_string(),
-            lowercase,
-            hidden: self.hidden(),
-            layers: self
-                .layers
-                .iter()
-                .map(|l| LayerWeights {
-                    w_ih: mat(&l.w_ih),
-                    w_hh: mat(&l.w_hh),
-                    b: l.b.to_vec(),
-                })
-                .collect(),
-            w_out: mat(&self.w_out),
-            b_out: self.b_out.to_vec(),
         }
     }
 }

@@ -1,30 +1,83 @@
-//! loss.png: training and validation loss per epoch (plotters, bitmap backend).
+//! loss.png: training and validation loss against epochs, as matplotlib or TensorBoard would
+//! draw it: the run's name as the title, epochs on x, nats per character on the left axis and
+//! bits per character (nats / ln 2) on the right one, tick values on all three, and a legend
+//! naming the curves (train in blue, validation in red).
 //!
-//! Policy: no text is drawn (plotters' text needs system fonts that a fresh machine may lack),
-//! so the picture cannot fail to render: x = optimizer step, train loss in blue, validation
-//! loss in red, grey lines every 0.5 nats/char (darker at whole nats); metrics.csv holds the
-//! numbers.
+//! Policy: the text is drawn with a font built into the binary (DejaVu Sans, cut down to
+//! Latin-1; its licence in trainer/assets/DejaVuSans-LICENSE.txt) through plotters' `ab_glyph`
+//! backend, never with system fonts (fontconfig), which a fresh machine may lack; a character
+//! the font lacks is drawn as its missing-glyph box. metrics.csv holds the numbers.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use anyhow::{Result, anyhow};
+use image::ImageEncoder;
 use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
 
-use crate::train::MetricsRow;
+use crate::config::MetricsRow;
+use crate::files::write_atomic;
 
-/// Writes the curves of `rows` to `path` (atomically: rendered to a temp file, then renamed).
-pub fn loss_png(path: &Path, rows: &[MetricsRow]) -> Result<()> {
-    // The bitmap encoder picks the format from the extension, so the temp name ends in .png.
-    let tmp = path.with_file_name(".loss.tmp.png");
-    draw(&tmp, rows).map_err(|e| anyhow!("cannot draw {}: {e}", path.display()))?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| anyhow!("cannot write {}: {e} (check the directory)", path.display()))
+/// The picture's size in pixels (width, height).
+pub const SIZE: (u32, u32) = (900, 540);
+/// Pixels above the plot area that hold the title.
+pub const TITLE_BAND: u32 = 44;
+/// Pixels below the plot area (x tick values, then the x axis label) and left and right of it
+/// (y tick values, then the axis labels).
+pub const X_LABEL_AREA: u32 = 56;
+pub const Y_LABEL_AREA: u32 = 76;
+/// Space around everything.
+pub const MARGIN: u32 = 12;
+
+/// The font: DejaVu Sans, U+0020-007E and U+00A0-00FF (and a few dashes), about 37 KB.
+const FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
+/// The family name the font is registered under (plotters looks fonts up by name).
+const FONT: &str = "charlstm-sans";
+
+/// What to draw: the curves of `rows`, `title` on top.
+#[derive(Debug, Clone, Copy)]
+pub struct LossPlot<'a> {
+    pub title: &'a str,
+    pub rows: &'a [MetricsRow],
+    /// Steps of a whole epoch: x = step / steps_per_epoch, so an epoch cut short by a time
+    /// limit lands where it stopped.
+    pub steps_per_epoch: u64,
+    /// Whether the text has ink; `false` draws it in the background colour, the same layout
+    /// with no visible text (the control of the plot test).
+    pub text: bool,
 }
 
-fn draw(path: &Path, rows: &[MetricsRow]) -> Result<(), Box<dyn std::error::Error>> {
-    let root = BitMapBackend::new(path, (800, 480)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let steps = rows.last().map_or(1, |r| r.step.max(1)) as f64;
+/// Writes the plot to `path` as a PNG (with `files::write_atomic`).
+pub fn loss_png(path: &Path, plot: &LossPlot<'_>) -> Result<()> {
+    let (w, h) = SIZE;
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    draw(&mut rgb, plot).map_err(|e| anyhow!("cannot draw {}: {e}", path.display()))?;
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(&rgb, w, h, image::ColorType::Rgb8)
+        .map_err(|e| anyhow!("cannot encode {}: {e}", path.display()))?;
+    write_atomic(path, &png)
+}
+
+fn font() -> Result<(), String> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            register_font(FONT, FontStyle::Normal, FONT_BYTES)
+                .map_err(|_| "the built-in font does not load".to_string())
+        })
+        .clone()
+}
+
+/// Renders the plot into `rgb` (SIZE, 3 bytes a pixel, row-major).
+fn draw(rgb: &mut [u8], plot: &LossPlot<'_>) -> Result<(), Box<dyn std::error::Error>> {
+    font()?;
+    let ink = if plot.text { BLACK } else { WHITE };
+    let text = |size: u32| (FONT, size).into_font().color(&ink);
+    let rows = plot.rows;
+    let spe = plot.steps_per_epoch.max(1) as f64;
+    let epochs = rows.last().map_or(1.0, |r| r.step as f64 / spe).max(1e-3);
     let losses = rows
         .iter()
         .flat_map(|r| [r.train_loss, r.val_loss])
@@ -34,36 +87,78 @@ fn draw(path: &Path, rows: &[MetricsRow]) -> Result<(), Box<dyn std::error::Erro
     });
     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
     let pad = ((hi - lo) * 0.05).max(1e-3);
-    let mut chart = ChartBuilder::on(&root)
-        .margin(20)
-        .build_cartesian_2d(0.0..steps, (lo - pad)..(hi + pad))?;
-    // Without text, a grid line every 0.5 nats (darker at whole nats) gives the scale.
     let (y0, y1) = (lo - pad, hi + pad);
-    let mut y = (y0 * 2.0).ceil() / 2.0;
-    while y <= y1 {
-        let color = if y.fract() == 0.0 {
-            RGBColor(170, 170, 170)
-        } else {
-            RGBColor(225, 225, 225)
-        };
-        chart.draw_series(LineSeries::new([(0.0, y), (steps, y)], color))?;
-        y += 0.5;
-    }
-    chart.draw_series(LineSeries::new(
-        [(0.0, y0), (steps, y0), (steps, y1), (0.0, y1), (0.0, y0)],
-        BLACK,
+    let ln2 = std::f64::consts::LN_2;
+
+    let root = BitMapBackend::with_buffer(rgb, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (w, _) = SIZE;
+    root.draw(&Text::new(
+        plot.title.to_string(),
+        ((w / 2) as i32, (MARGIN + TITLE_BAND / 2) as i32),
+        text(22).pos(plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Center,
+        )),
     ))?;
+    let mut chart = ChartBuilder::on(&root)
+        .margin(MARGIN)
+        .margin_top(MARGIN + TITLE_BAND)
+        .x_label_area_size(X_LABEL_AREA)
+        .y_label_area_size(Y_LABEL_AREA)
+        .right_y_label_area_size(Y_LABEL_AREA)
+        .build_cartesian_2d(0.0..epochs, y0..y1)?
+        .set_secondary_coord(0.0..epochs, y0 / ln2..y1 / ln2);
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("loss (nats/char)")
+        .label_style(text(14))
+        .axis_desc_style(text(16))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .light_line_style(RGBColor(246, 246, 246))
+        .axis_style(RGBColor(90, 90, 90))
+        .y_label_formatter(&|y| format!("{y:.2}"))
+        .x_label_formatter(&|x| format_epoch(*x))
+        .draw()?;
+    chart
+        .configure_secondary_axes()
+        .y_desc("bits per character (bpc)")
+        .label_style(text(14))
+        .axis_desc_style(text(16))
+        .axis_style(RGBColor(90, 90, 90))
+        .y_label_formatter(&|y| format!("{y:.2}"))
+        .draw()?;
     let series = |f: fn(&MetricsRow) -> f64| {
         rows.iter()
-            .map(move |r| (r.step as f64, f(r)))
+            .map(move |r| (r.step as f64 / spe, f(r)))
             .filter(|(_, y)| y.is_finite())
             .collect::<Vec<_>>()
     };
-    chart.draw_series(LineSeries::new(
-        series(|r| r.train_loss),
-        BLUE.stroke_width(2),
-    ))?;
-    chart.draw_series(LineSeries::new(series(|r| r.val_loss), RED.stroke_width(2)))?;
+    let points = if rows.len() <= 50 { 2 } else { 0 };
+    for (name, color, f) in [
+        ("train", BLUE, (|r| r.train_loss) as fn(&MetricsRow) -> f64),
+        ("validation", RED, |r| r.val_loss),
+    ] {
+        chart
+            // Points too, so that a single epoch shows.
+            .draw_series(LineSeries::new(series(f), color.stroke_width(2)).point_size(points))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE)
+        .border_style(RGBColor(170, 170, 170))
+        .label_font(text(15))
+        .draw()?;
     root.present()?;
     Ok(())
+}
+
+/// Tick values: at most two decimals, no trailing zeros (0.5, 1, 1.5).
+fn format_epoch(x: f64) -> String {
+    let s = format!("{x:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }

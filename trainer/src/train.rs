@@ -23,167 +23,18 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Checkpoint, write_atomic};
+use crate::checkpoint::Checkpoint;
+use crate::config::{
+    KERAS_STEP, Limits, METRICS_HEADER, MetricsRow, PRIME_CHARS, Recipe, SampleEvery, TrainConfig,
+};
 use crate::corpus::{Corpus, Tok};
-use crate::export::{self, BlobMeta};
-use crate::layers::{Predict, State, Workspace, train_window};
+use crate::export;
+use crate::files::write_atomic;
 use crate::model::{Init, Params, uniform01};
+use crate::network::{Predict, State, Workspace, train_window};
 use crate::optim::{Optimizer, clip_global_norm, ema_decay, ema_update};
 use crate::{eval, plot};
-
-/// The training recipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-pub enum Recipe {
-    /// char-rnn-style truncated BPTT with carried state, Adam.
-    Tbptt,
-    /// The classic Keras example: zero-state windows of 60 chars, stride 3, RMSprop.
-    Keras,
-}
-
-/// Stride between Keras windows.
-pub const KERAS_STEP: usize = 3;
-/// Length of the text each epoch's samples start from.
-pub const PRIME_CHARS: usize = 60;
-
-/// Everything that defines a run (stored in the checkpoint; `--resume` reuses it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    pub recipe: Recipe,
-    pub corpus: PathBuf,
-    pub lowercase: bool,
-    pub val_fraction: f64,
-    pub max_vocab: usize,
-    pub hidden: usize,
-    pub layers: usize,
-    /// TBPTT length, or the Keras window length.
-    pub seq_len: usize,
-    pub batch: usize,
-    pub lr: f32,
-    /// Learning rate factor per epoch once `lr_decay_after` epochs are done.
-    pub lr_decay: f32,
-    pub lr_decay_after: u64,
-    /// Max global gradient norm; 0 = no clipping.
-    pub clip: f32,
-    /// Dropout rate of the output layer's input during training (0 = none).
-    pub dropout: f32,
-    /// DropConnect rate of the recurrent weights w_hh during training (0 = none).
-    pub weight_drop: f32,
-    /// Decay of the exponential moving average of the weights (bias-corrected), updated after
-    /// every step and used for validation, samples and export (0 = off: the raw weights).
-    pub ema: f32,
-    pub seed: u64,
-    /// Data-parallel shards of each batch (fixed for the run, so results are reproducible).
-    pub shards: usize,
-    pub sample_chars: usize,
-    pub temperatures: Vec<f32>,
-}
-
-impl TrainConfig {
-    /// The learning rate during epoch `epoch` (0-based).
-    pub fn lr_at(&self, epoch: u64) -> f32 {
-        let decays = epoch.saturating_sub(self.lr_decay_after);
-        self.lr * self.lr_decay.powi(decays.min(i32::MAX as u64) as i32)
-    }
-
-    /// A one-line description stored in the blob's metadata.
-    pub fn describe(&self) -> String {
-        match self.recipe {
-            Recipe::Tbptt => format!(
-                "tbptt seq={} batch={} adam lr={} decay={}@{} clip={}{}{} hidden={} layers={} seed={}",
-                self.seq_len,
-                self.batch,
-                self.lr,
-                self.lr_decay,
-                self.lr_decay_after,
-                self.clip,
-                self.dropout_desc(),
-                if self.ema > 0.0 {
-                    format!(" ema={}", self.ema)
-                } else {
-                    String::new()
-                },
-                self.hidden,
-                self.layers,
-                self.seed
-            ),
-            Recipe::Keras => format!(
-                "keras window={} step={KERAS_STEP} batch={} rmsprop lr={}{} hidden={} layers={} seed={}",
-                self.seq_len,
-                self.batch,
-                self.lr,
-                self.dropout_desc(),
-                self.hidden,
-                self.layers,
-                self.seed
-            ),
-        }
-    }
-
-    fn dropout_desc(&self) -> String {
-        let mut s = String::new();
-        if self.dropout > 0.0 {
-            s += &format!(" dropout={}", self.dropout);
-        }
-        if self.weight_drop > 0.0 {
-            s += &format!(" weight-drop={}", self.weight_drop);
-        }
-        s
-    }
-
-    fn predict(&self) -> Predict {
-        match self.recipe {
-            Recipe::Tbptt => Predict::All,
-            Recipe::Keras => Predict::Last,
-        }
-    }
-}
-
-/// When to stop this invocation.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Limits {
-    /// Total epochs (counting those of a resumed run).
-    pub epochs: u64,
-    /// Total optimizer steps.
-    pub max_steps: Option<u64>,
-    /// Seconds of this invocation.
-    pub time_limit: Option<f64>,
-    /// Print per-epoch reports (and the progress bar).
-    pub verbose: bool,
-}
-
-/// One metrics.csv row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MetricsRow {
-    pub epoch: u64,
-    pub step: u64,
-    pub train_loss: f64,
-    pub val_loss: f64,
-    pub val_bpc: f64,
-    pub lr: f32,
-    pub chars_per_s: f64,
-    pub elapsed_s: f64,
-}
-
-/// metrics.csv's header: the columns, exactly.
-pub const METRICS_HEADER: &str = "epoch,step,train_loss,val_loss,val_bpc,lr,chars_per_s,elapsed_s";
-
-impl MetricsRow {
-    fn csv(&self) -> String {
-        format!(
-            "{},{},{:.6},{:.6},{:.6},{:.6e},{:.0},{:.2}",
-            self.epoch,
-            self.step,
-            self.train_loss,
-            self.val_loss,
-            self.val_bpc,
-            self.lr,
-            self.chars_per_s,
-            self.elapsed_s
-        )
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Batches
@@ -223,6 +74,14 @@ pub fn check_corpus_size(cfg: &TrainConfig, corpus: &Corpus) -> Result<()> {
     Ok(())
 }
 
+/// Which positions of a window the recipe predicts.
+fn predict(cfg: &TrainConfig) -> Predict {
+    match cfg.recipe {
+        Recipe::Tbptt => Predict::All,
+        Recipe::Keras => Predict::Last,
+    }
+}
+
 /// One shard's buffers.
 #[derive(Debug)]
 struct Shard {
@@ -249,6 +108,7 @@ pub struct Trainer {
     pub out: PathBuf,
     shards: Vec<Shard>,
     grads: Params<f32>,
+    sample_every: SampleEvery,
 }
 
 impl Trainer {
@@ -313,10 +173,17 @@ impl Trainer {
         Ok(Trainer {
             shards: Vec::new(),
             grads,
+            sample_every: SampleEvery::default_for(ck.config.recipe),
             ck,
             corpus,
             out,
         })
+    }
+
+    /// Sets how often the console shows the samples (default: the recipe's).
+    pub fn with_sample_every(mut self, every: SampleEvery) -> Self {
+        self.sample_every = every;
+        self
     }
 
     fn cfg(&self) -> &TrainConfig {
@@ -336,6 +203,7 @@ impl Trainer {
         let spe = steps_per_epoch(self.cfg(), self.corpus.train.len()) as u64;
         let chars_per_step = (self.cfg().batch * self.cfg().seq_len) as f64;
         let mut stopped = false;
+        let mut last_shown = start;
         while self.ck.epoch < limits.epochs && !stopped {
             let epoch = self.ck.epoch;
             if self.ck.step_in_epoch == 0 {
@@ -383,7 +251,16 @@ impl Trainer {
                 chars_per_s: steps as f64 * chars_per_step / secs.max(1e-9),
                 elapsed_s: self.ck.elapsed_s,
             };
-            self.end_of_epoch(row, limits.verbose)?;
+            let last = stopped || self.ck.epoch >= limits.epochs;
+            let due = match self.sample_every {
+                SampleEvery::Epochs(n) => row.epoch.is_multiple_of(n),
+                SampleEvery::Seconds(s) => last_shown.elapsed().as_secs_f64() >= s,
+            };
+            let show = limits.verbose && (last || due);
+            if show {
+                last_shown = Instant::now();
+            }
+            self.end_of_epoch(row, show)?;
         }
         self.export_blob(limits.verbose)?;
         Ok(())
@@ -407,7 +284,7 @@ impl Trainer {
     /// One optimizer step; returns the batch's mean loss.
     pub fn train_step(&mut self, lr: f32) -> Result<f64> {
         let cfg = self.ck.config.clone();
-        let predict = cfg.predict();
+        let predict = predict(&cfg);
         let train = &self.corpus.train;
         let (t_len, step) = (cfg.seq_len, self.ck.step_in_epoch as usize);
         // Rows of this batch (the last Keras batch may be short).
@@ -524,8 +401,9 @@ impl Trainer {
         Ok(loss)
     }
 
-    /// Validation, samples, metrics.csv, samples.txt, loss.png and the checkpoint.
-    fn end_of_epoch(&mut self, mut row: MetricsRow, verbose: bool) -> Result<()> {
+    /// Validation, samples, metrics.csv, samples.txt, loss.png and the checkpoint; the report
+    /// and samples go to stdout too if `show`.
+    fn end_of_epoch(&mut self, mut row: MetricsRow, show: bool) -> Result<()> {
         let val = eval::val_loss_float(self.ck.latest_params(), &self.corpus.val)?;
         row.val_loss = val.nats;
         row.val_bpc = val.bpc();
@@ -550,7 +428,7 @@ impl Trainer {
         for (t, s) in &samples {
             text += &format!("---- temperature {t}\n{}{s}\n", self.ck.prime);
         }
-        if verbose {
+        if show {
             print!("{text}");
             let _ = std::io::stdout().flush();
         }
@@ -563,7 +441,14 @@ impl Trainer {
             .with_context(|| format!("cannot append to {}", path.display()))?;
         self.ck.metrics.push(row);
         self.write_metrics()?;
-        plot::loss_png(&self.out.join("loss.png"), &self.ck.metrics)?;
+        let title = run_name(&self.out);
+        let plot = plot::LossPlot {
+            title: &title,
+            rows: &self.ck.metrics,
+            steps_per_epoch: steps_per_epoch(self.cfg(), self.corpus.train.len()) as u64,
+            text: true,
+        };
+        plot::loss_png(&self.out.join("loss.png"), &plot)?;
         write_atomic(&self.out.join("checkpoint.bin"), &self.ck.to_bytes()?)?;
         Ok(())
     }
@@ -578,24 +463,13 @@ impl Trainer {
     }
 
     fn float_blob(&self) -> Result<Vec<u8>> {
-        Ok(export::to_blob(
-            &self
-                .ck
-                .latest_params()
-                .to_float_weights(&self.ck.vocab, self.ck.lowercase),
-            &self.blob_meta(f64::NAN, f64::NAN),
+        Ok(export::encode(
+            self.ck.latest_params(),
+            &self.ck.vocab,
+            self.ck.lowercase,
+            &self.ck.blob_meta(f64::NAN, f64::NAN),
             charlstm_core::Quant::F32,
         ))
-    }
-
-    fn blob_meta(&self, float_bpc: f64, quant_bpc: f64) -> BlobMeta {
-        BlobMeta {
-            recipe: self.cfg().describe(),
-            corpus_name: self.ck.corpus_name.clone(),
-            corpus_chars: self.ck.corpus_chars,
-            val_bpc_float: float_bpc as f32,
-            val_bpc_quant: quant_bpc as f32,
-        }
     }
 
     /// Quantizes the checkpoint's model (the best validation's weights) and writes `model.blob`
@@ -606,7 +480,7 @@ impl Trainer {
             &self.ck.vocab,
             self.ck.lowercase,
             &self.corpus.val,
-            |f, q| self.blob_meta(f, q),
+            |f, q| self.ck.blob_meta(f, q),
         )?;
         let path = self.out.join("model.blob");
         write_atomic(&path, &report.blob)?;
@@ -640,6 +514,14 @@ fn progress_bar(verbose: bool, len: u64, pos: u64) -> ProgressBar {
     );
     bar.set_position(pos);
     bar
+}
+
+/// The run's name, shown as loss.png's title: its output directory's name.
+pub fn run_name(out: &Path) -> String {
+    let named = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    named(out)
+        .or_else(|| out.canonicalize().ok().as_deref().and_then(named))
+        .unwrap_or_else(|| out.display().to_string())
 }
 
 /// The default output directory: `runs/<corpus stem>/`.

@@ -381,7 +381,7 @@ fn bad_corpora_give_one_clear_error() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
+fn usage_errors_exit_2_and_train_help_exits_0() {
     for args in [
         &["train"][..],
         &["eval", "--corpus", "x"],
@@ -448,4 +448,65 @@ fn divergence_stops_with_the_step_and_writes_no_bad_checkpoint() {
     a[lr + 1] = "1e38";
     fails(&a, &["step ", "NaN"]);
     assert!(!bad.join("checkpoint.bin").exists());
+}
+
+#[test]
+fn the_console_shows_samples_on_schedule_and_samples_txt_keeps_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = pattern_corpus(dir.path(), 6_000);
+    let c = corpus.to_str().unwrap();
+    // The epochs whose report the console showed, and those samples.txt holds.
+    let shown = |name: &str, extra: &[&str]| -> (Vec<u64>, Vec<u64>) {
+        let out = dir.path().join(name);
+        let mut a = train_args(c, out.to_str().unwrap(), extra);
+        a.retain(|x| *x != "--quiet");
+        let epochs = |text: &str| -> Vec<u64> {
+            text.lines()
+                .filter_map(|l| l.strip_prefix("==== epoch "))
+                .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+                .collect()
+        };
+        let stdout = ok(&a);
+        let kept = std::fs::read_to_string(out.join("samples.txt")).unwrap();
+        (epochs(&stdout), epochs(&kept))
+    };
+    let (console, file) = shown("every2", &["--epochs", "3", "--sample-every", "2"]);
+    assert_eq!(console, [2, 3], "every 2nd epoch and the last");
+    assert_eq!(file, [1, 2, 3]);
+    // Seconds: none of these epochs lasts an hour, so only the last one is shown; the same is
+    // the tbptt default (60 s) on epochs this short.
+    let (console, _) = shown("hour", &["--epochs", "3", "--sample-every", "3600s"]);
+    assert_eq!(console, [3]);
+    let (console, file) = shown("default", &["--epochs", "3"]);
+    assert_eq!((console, file), (vec![3], vec![1, 2, 3]));
+    // The keras recipe shows every epoch by default.
+    let (console, _) = shown("keras", &["--epochs", "2", "--recipe", "keras"]);
+    assert_eq!(console, [1, 2]);
+    // A resumed run counts epochs over the whole run.
+    let every2 = dir.path().join("every2");
+    let out = ok(&[
+        "train",
+        "--resume",
+        every2.to_str().unwrap(),
+        "--epochs",
+        "6",
+        "--sample-every",
+        "2",
+    ]);
+    assert_eq!(
+        out.matches("==== epoch").count(),
+        2,
+        "epochs 4 and 6: {out}"
+    );
+}
+
+#[test]
+fn a_bad_sample_schedule_is_a_usage_error() {
+    for bad in ["0", "0s", "-1s", "5m", "abc", "s", "infs"] {
+        let flag = format!("--sample-every={bad}");
+        let out = run(&["train", "--corpus", "x", &flag]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(err.contains("--sample-every"), "{bad}: {err}");
+    }
 }

@@ -3,8 +3,8 @@
 //! gradient of `backward` must match central differences of `forward`; also with dropout of
 //! the output layer's input and DropConnect of the recurrent weights (fixed masks).
 
-use charlstm_trainer::layers::{Predict, State, Workspace, backward, forward};
 use charlstm_trainer::model::{Init, Params};
+use charlstm_trainer::network::{Predict, State, Workspace, backward, forward};
 use rand_core::SeedableRng;
 use rand_xorshift::XorShiftRng;
 
@@ -88,7 +88,7 @@ fn check_with(layers: usize, predict: Predict, dropout: Drop) {
     let eps = 1e-5;
     let mut checked = 0;
     let mut probe = p.clone();
-    let names: Vec<String> = p
+    let names: Vec<_> = p
         .clone()
         .tensors_mut()
         .into_iter()

@@ -278,7 +278,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_is_consistent() {
+    fn every_board_has_a_unique_name_a_model_region_and_budgets_within_its_chip() {
         for (i, b) in BOARDS.iter().enumerate() {
             assert!(b.name.len() <= 16 && b.name.is_ascii(), "{}", b.name);
             assert!(BOARDS[i + 1..].iter().all(|o| o.name != b.name));

@@ -5,7 +5,7 @@
 
 use core::fmt::{self, Write};
 
-use charlstm_core::{Generator, LoadError, Model, OnUnknown, Quant, UnknownChar};
+use charlstm_core::{Generator, LoadError, Model, OnUnknown, UnknownChar};
 
 use crate::board::Board;
 use crate::image::{self, ImageError};
@@ -155,10 +155,7 @@ impl<const H: usize, const V: usize, const L: usize> Device<'_, '_, H, V, L> {
     #[cfg_attr(charlstm_optimize, optimize(size))]
     fn describe(&self, hw: &mut impl Hardware, word: &str) {
         let d = self.model.dims();
-        let quant = match self.model.quant() {
-            Quant::I8RowScaled => "int8",
-            Quant::F32 => "f32",
-        };
+        let quant = self.model.quant().name();
         let mut out = Out(hw);
         write!(
             out,

@@ -289,7 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn boots_and_catches_every_damage() {
+    fn a_good_image_boots_and_each_kind_of_damage_and_every_truncation_is_refused() {
         let blob = [7u8; 100];
         let f = flashed(&blob);
         assert_eq!(read_partition(board(), &f).unwrap().blob, &blob);
@@ -342,7 +342,7 @@ mod tests {
 
         /// Damage anywhere in the header or the blob is caught, and nothing panics.
         #[test]
-        fn damage_is_caught(flips in proptest::collection::vec((0usize..356, 1u8..=255), 1..4)) {
+        fn random_damage_to_the_header_or_blob_is_refused(flips in proptest::collection::vec((0usize..356, 1u8..=255), 1..4)) {
             let blob = [0x5Au8; 100];
             let clean = flashed(&blob);
             let mut f = clean;

@@ -254,7 +254,7 @@ mod tests {
     }
 
     #[test]
-    fn known_values() {
+    fn parse_f32_gives_rusts_bits_on_known_values_and_infinities() {
         for t in [
             "0",
             "0.0",
@@ -300,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn refusals() {
+    fn malformed_too_small_and_too_large_numbers_are_refused_with_their_kind() {
         for t in [
             "", "-", ".", "e5", "1e", "1e+", "1.2.3", "0x10", "1 ", " 1", "1,5", "--1",
         ] {
@@ -324,7 +324,7 @@ mod tests {
     }
 
     #[test]
-    fn formatting() {
+    fn format_u64_prints_what_std_prints() {
         let mut buf = [0; 20];
         assert_eq!(format_u64(0, &mut buf), "0");
         assert_eq!(format_u64(u64::MAX, &mut buf), "18446744073709551615");
@@ -345,7 +345,7 @@ mod tests {
 
         /// Random decimals in the supported range round as Rust's parser does.
         #[test]
-        fn decimals_round_like_rust(digits in 1u64..10_000_000_000_000_000_000, point in 0usize..20, exp in -40i32..30) {
+        fn random_decimals_parse_to_rusts_f32_bits(digits in 1u64..10_000_000_000_000_000_000, point in 0usize..20, exp in -40i32..30) {
             let s = format!("{digits}");
             let point = point.min(s.len());
             let text: String = format!("{}.{}e{exp}", &s[..s.len() - point], &s[s.len() - point..]);
@@ -359,7 +359,7 @@ mod tests {
 
         /// Every f32 printed shortest (as the host client sends them) reads back to its bits.
         #[test]
-        fn shortest_round_trip(bits in 0u32..0x7F80_0000) {
+        fn every_shortest_printed_f32_parses_back_to_its_bits(bits in 0u32..0x7F80_0000) {
             let x = f32::from_bits(bits);
             let text = format!("{x:e}");
             match parse_f32(&text) {
@@ -371,7 +371,7 @@ mod tests {
 
         /// Arbitrary text never panics.
         #[test]
-        fn any_text(text in "\\PC{0,30}") {
+        fn arbitrary_text_never_panics_the_number_parsers(text in "\\PC{0,30}") {
             let _ = parse_f32(&text);
             let _ = parse_u64(&text);
         }

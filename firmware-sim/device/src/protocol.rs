@@ -478,7 +478,7 @@ mod tests {
     }
 
     #[test]
-    fn commands_and_defaults() {
+    fn each_command_parses_and_generate_takes_each_argument_or_its_default() {
         assert_eq!(parse("info"), Ok(Request::Info));
         assert_eq!(parse("  reset\t"), Ok(Request::Reset));
         assert_eq!(parse("quit"), Ok(Request::Quit));
@@ -495,7 +495,7 @@ mod tests {
     }
 
     #[test]
-    fn escapes() {
+    fn prime_escapes_decode_and_bad_quotes_or_escapes_are_bad_text() {
         let g = generate(r#"generate prime="a \"b\" \\ \n\r\t \u{e9}\u{D55C} é""#);
         assert_eq!(g.prime, "a \"b\" \\ \n\r\t é한 é");
         for bad in [
@@ -553,7 +553,7 @@ mod tests {
     }
 
     #[test]
-    fn written_requests_read_back() {
+    fn a_written_generate_request_parses_back_equal_bit_for_bit() {
         let g = Generate {
             prime: "he said \"hi\"\n\\ é\u{7}",
             chars: 9,
@@ -580,14 +580,14 @@ mod tests {
 
         /// Any bytes never panic the parser.
         #[test]
-        fn any_line(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        fn arbitrary_bytes_never_panic_the_request_parser(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
             let mut b = bytes;
             let _ = parse_request(&mut b);
         }
 
         /// Any prime and numbers survive writing and reading back.
         #[test]
-        fn round_trip(prime in "\\PC{0,40}", t in 0f32..100.0, p in 0.001f32..=1.0, seed: u64, chars: u32, k: u32) {
+        fn any_written_generate_request_parses_back_equal(prime in "\\PC{0,40}", t in 0f32..100.0, p in 0.001f32..=1.0, seed: u64, chars: u32, k: u32) {
             let g = Generate { prime: &prime, chars, seed, sampler: SamplerConfig { temperature: t, top_k: k, top_p: p } };
             let mut line = String::new();
             g.write_line(&mut line).unwrap();
