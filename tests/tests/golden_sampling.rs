@@ -105,7 +105,11 @@ fn sampler_draw_k_uses_the_kth_rng_word() {
         let mut sampler = Sampler::new(SamplerConfig::temperature(0.8), seed).unwrap();
         for ((step, ch), r) in g.steps.iter().zip(g.prime.chars()).zip(words(seed)) {
             generator.step(model.token(ch).unwrap());
-            let mut logits = generator.logits().to_vec();
+            // The sampler reads Q16.16 logits (docs/int8-arithmetic.md §5).
+            let logits = generator.logits().iter();
+            let mut logits: Vec<i32> = logits
+                .map(|&z| charlstm_core::fixed::q16_of_f32(z))
+                .collect();
             let mut order = vec![0u16; logits.len()];
             let got = sampler.sample(&mut logits, &mut order);
             let expected = draw(&step.logp, 0.8, r, LOGP_TOL_F32);
