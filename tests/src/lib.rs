@@ -70,6 +70,7 @@ pub fn random_blob(vocab: &str, hidden: usize, layers: usize, seed: u64, quant: 
 
 pub mod golden;
 pub mod int8_bound;
+pub mod int8_reference;
 pub mod reference;
 pub mod reference_sampler;
 
