@@ -41,12 +41,7 @@ pub const SIGMOID_ERROR: f64 = 4.3e-5;
 pub const TANH_ERROR: f64 = 8.6e-5;
 
 /// Propagates error bounds (eh, ec per layer) through one step; returns the new bounds.
-pub fn propagate(
-    w: &FloatWeights,
-    trace: &RefTrace,
-    eh: &mut [Vec<f64>],
-    ec: &mut [Vec<f64>],
-) {
+pub fn propagate(w: &FloatWeights, trace: &RefTrace, eh: &mut [Vec<f64>], ec: &mut [Vec<f64>]) {
     let h = w.hidden;
     for (l, layer) in w.layers.iter().enumerate() {
         let (dih, dhh) = (row_half_steps(&layer.w_ih), row_half_steps(&layer.w_hh));
@@ -122,8 +117,7 @@ impl<'w> Int8Bound<'w> {
         let eh_top = self.eh.last().expect("a layer");
         (0..w.b_out.len())
             .map(|v| {
-                matvec_error(&w.w_out, v, dout[v], top, eh_top, Q15_HALF_STEP)
-                    + 2.0 * Q16_HALF_STEP
+                matvec_error(&w.w_out, v, dout[v], top, eh_top, Q15_HALF_STEP) + 2.0 * Q16_HALF_STEP
             })
             .collect()
     }
