@@ -25,15 +25,20 @@ const MIN_LEN: usize = 4 + 1 + 4;
 /// Spec §2. Decoded first, so a blob of another version is told apart from garbage.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
+    /// [`MAGIC`]: b"CLSM".
     pub magic: [u8; 4],
+    /// [`FORMAT_VERSION`] when written by this build.
     pub version: u16,
 }
 
 /// Spec §3. V = vocab size, H = hidden size, L = layers.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dims {
+    /// V: characters in the vocabulary.
     pub vocab: u32,
+    /// H: units per layer.
     pub hidden: u32,
+    /// L: stacked LSTM layers.
     pub layers: u32,
 }
 
@@ -57,11 +62,13 @@ pub struct Meta<'a> {
 /// Spec §3: dims, vocabulary and metadata.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
 pub struct Description<'a> {
+    /// The model's shape.
     pub dims: Dims,
     /// The corpus was lowercased before training, so prime text is lowercased too.
     pub lowercase: bool,
     /// The characters in id order, concatenated (UTF-8).
     pub vocab: &'a str,
+    /// Provenance: corpus, training figures, validation bpc (spec §3).
     #[serde(borrow)]
     pub meta: Meta<'a>,
 }
@@ -94,8 +101,11 @@ impl core::fmt::Display for Quant {
 /// Spec §4: a row-major (rows, cols) matrix.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TensorRecord<'a> {
+    /// How the values are stored.
     pub quant: Quant,
+    /// Rows (outputs).
     pub rows: u32,
+    /// Columns (inputs).
     pub cols: u32,
     /// rows × cols values: int8 or f32 LE, per `quant`.
     pub data: &'a [u8],
@@ -180,9 +190,12 @@ pub fn encoded_len_bound(
 /// One validated LSTM layer.
 #[derive(Debug, Clone, Copy)]
 pub struct Layer<'a> {
-    pub w_ih: Matrix<'a>, // (4H, V) layer 0, (4H, H) above; rows i|f|g|o
-    pub w_hh: Matrix<'a>, // (4H, H)
-    pub bias: &'a [u8],   // 4H f32 LE
+    /// Input weights: (4H, V) in layer 0 (one-hot input), (4H, H) above; rows i|f|g|o.
+    pub w_ih: Matrix<'a>,
+    /// Recurrent weights, (4H, H).
+    pub w_hh: Matrix<'a>,
+    /// The gates' bias: 4H f32 LE, rows i|f|g|o.
+    pub bias: &'a [u8],
 }
 
 /// A validated blob that fits the capacities H, V, L this code was built with. It borrows

@@ -35,43 +35,85 @@ impl fmt::Display for TensorName {
 #[non_exhaustive]
 pub enum LoadError {
     /// Fewer bytes than the smallest possible blob (magic, version, checksum).
-    TooShort { len: usize },
+    TooShort {
+        /// The blob's length in bytes.
+        len: usize,
+    },
     /// The first four bytes are not [`crate::MAGIC`] (spec §1).
     BadMagic,
     /// The CRC-32 in the last four bytes does not match the bytes before it (spec §6).
-    BadChecksum { stored: u32, computed: u32 },
+    BadChecksum {
+        /// The CRC-32 the blob carries.
+        stored: u32,
+        /// The CRC-32 of its bytes.
+        computed: u32,
+    },
     /// The blob uses a format version this build does not read (spec §2).
-    UnsupportedVersion { found: u16, supported: u16 },
+    UnsupportedVersion {
+        /// The blob's version.
+        found: u16,
+        /// The version this build reads ([`crate::FORMAT_VERSION`]).
+        supported: u16,
+    },
     /// A field could not be decoded (truncated, bad varint, invalid UTF-8, unknown tag).
-    Malformed { field: &'static str },
+    Malformed {
+        /// The field being decoded.
+        field: &'static str,
+    },
     /// A dimension is zero.
-    ZeroDim { field: &'static str },
+    ZeroDim {
+        /// `vocab`, `hidden` or `layers`.
+        field: &'static str,
+    },
     /// A dimension is larger than the capacity this firmware was built with.
     ExceedsCapacity {
+        /// `vocab`, `hidden` or `layers`.
         field: &'static str,
+        /// The largest value this build accepts.
         capacity: u32,
+        /// The blob's value.
         found: u32,
     },
     /// The vocabulary string does not hold exactly `vocab` characters.
-    VocabLength { declared: u32, found: u32 },
+    VocabLength {
+        /// `dims.vocab`.
+        declared: u32,
+        /// The characters in the vocabulary string.
+        found: u32,
+    },
     /// The vocabulary lists a character twice.
-    DuplicateChar { ch: char },
+    DuplicateChar {
+        /// The repeated character.
+        ch: char,
+    },
     /// A tensor's declared shape disagrees with the dims.
     TensorShape {
+        /// Which tensor.
         tensor: TensorName,
+        /// (rows, cols) the dims imply.
         expected: (u32, u32),
+        /// (rows, cols) the record declares.
         found: (u32, u32),
     },
     /// A tensor's byte length disagrees with its shape and quantization.
     TensorLength {
+        /// Which tensor.
         tensor: TensorName,
+        /// Bytes its shape and quantization imply.
         expected: usize,
+        /// Bytes it holds.
         found: usize,
     },
     /// A scale, weight or bias is NaN or infinite, or a scale is negative.
-    NotFinite { tensor: TensorName },
+    NotFinite {
+        /// Which tensor.
+        tensor: TensorName,
+    },
     /// Bytes are left between the last tensor and the checksum.
-    TrailingBytes { count: usize },
+    TrailingBytes {
+        /// How many.
+        count: usize,
+    },
 }
 
 impl fmt::Display for LoadError {

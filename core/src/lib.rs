@@ -24,6 +24,7 @@
 //! }
 //! ```
 #![no_std]
+#![deny(missing_docs)]
 #![deny(unsafe_code)] // the one exception: `cortex_m`, the int8 kernels in assembly
 
 pub mod blob;

@@ -67,9 +67,19 @@ pub enum OnUnknown {
 #[derive(Debug, Clone, PartialEq)]
 pub enum State<const H: usize, const L: usize> {
     /// The float path.
-    Float { h: [[f32; H]; L], c: [[f32; H]; L] },
+    Float {
+        /// Each layer's output.
+        h: [[f32; H]; L],
+        /// Each layer's cell state.
+        c: [[f32; H]; L],
+    },
     /// The int8 path: h in Q15, c in Q16.16.
-    Fixed { h: [[i16; H]; L], c: [[i32; H]; L] },
+    Fixed {
+        /// Each layer's output, Q15.
+        h: [[i16; H]; L],
+        /// Each layer's cell state, Q16.16.
+        c: [[i32; H]; L],
+    },
 }
 
 /// Per-step scratch: prepared activations, logits and the sampler's ranking.

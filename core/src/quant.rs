@@ -65,7 +65,12 @@ pub fn quantize_row(row: &[f32], q: &mut [i8]) -> f32 {
 #[derive(Debug, Clone, Copy)]
 pub enum Weights<'a> {
     /// rows × cols int8, plus rows f32 LE scales.
-    I8 { q: &'a [u8], scales: &'a [u8] },
+    I8 {
+        /// rows × cols int8 values, row-major.
+        q: &'a [u8],
+        /// rows f32 LE scales: w ≈ q × scale of its row.
+        scales: &'a [u8],
+    },
     /// rows × cols f32 LE.
     F32(&'a [u8]),
 }
@@ -73,8 +78,11 @@ pub enum Weights<'a> {
 /// A validated row-major matrix borrowed from a blob.
 #[derive(Debug, Clone, Copy)]
 pub struct Matrix<'a> {
+    /// Rows (outputs).
     pub rows: usize,
+    /// Columns (inputs).
     pub cols: usize,
+    /// The values, as the blob stores them.
     pub weights: Weights<'a>,
 }
 
