@@ -400,7 +400,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
             "vocab": d.vocab,
             "hidden": d.hidden,
             "layers": d.layers,
-            "quant": match model.quant() { Quant::I8RowScaled => "int8", Quant::F32 => "f32" },
+            "quant": model.quant().name(),
             "blob_bytes": model.blob_len(),
         })
     };
