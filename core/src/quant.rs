@@ -156,7 +156,7 @@ impl<'a> Matrix<'a> {
             let sums = &mut sums[..z.len()];
             row_dots(rows, x.lanes(), sums);
             for ((z, &sum), s) in z.iter_mut().zip(sums.iter()).zip(words(scales)) {
-                *z = z.saturating_add(mul_f32(sum, s, Z_FRAC - H_FRAC));
+                *z = z.saturating_add(scale_sum(sum, s));
             }
         }
     }
@@ -189,6 +189,17 @@ impl<'a> Matrix<'a> {
             z[i] = mul_f32(1, b, Z_FRAC).saturating_add(mul_f32(q, s, Z_FRAC));
         }
     }
+}
+
+/// `mul_f32(sum, s, 16 - 15)`: a row's dot product in Q16.16. Out of line on ARMv6-M, where
+/// inlined into the loop its eight low registers spill.
+#[cfg_attr(all(target_arch = "arm", not(target_feature = "v7")), inline(never))]
+#[cfg_attr(
+    not(all(target_arch = "arm", not(target_feature = "v7"))),
+    inline(always)
+)]
+fn scale_sum(sum: i32, s: u32) -> i32 {
+    mul_f32(sum, s, Z_FRAC - H_FRAC)
 }
 
 /// `z[i] += round(b_i · 2^16)` for the f32 LE values `b` (a bias in Q16.16).

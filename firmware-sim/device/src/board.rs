@@ -89,9 +89,9 @@ pub const BOARDS: &[Board] = &[
             hidden: 128,
             vocab: 96,
             layers: 2,
-            ram_bytes: 15_920,
-            code_bytes: 60_244,
-            instructions_per_char: 427_875,
+            ram_bytes: 15_928,
+            code_bytes: 60_204,
+            instructions_per_char: 424_005,
         }),
     },
     Board {
