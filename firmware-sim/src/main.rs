@@ -9,7 +9,7 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
@@ -243,7 +243,7 @@ fn flash_cmd(a: FlashArgs) -> anyhow::Result<()> {
     }
     let file = formats::encode(format, board, &image, &ranges)
         .map_err(|e| anyhow!("{image_label}: {e}"))?;
-    write_atomically(&a.image, &file).with_context(|| image_label.clone())?;
+    charlstm_files::write_atomic(&a.image, &file).with_context(|| image_label.clone())?;
 
     // Verify as a flasher does: read back through the reader `--image` uses, compare the
     // whole flash it stands for, boot, load through the core.
@@ -368,30 +368,6 @@ fn print_written(
             board.uf2_family.unwrap_or(0)
         );
     }
-}
-
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".charlstm-sim-").suffix(".tmp");
-    // A flash image is an ordinary user file: rw-r--r-- rather than tempfile's private 0600.
-    #[cfg(unix)]
-    let perms = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o644);
-    #[cfg(unix)]
-    builder.permissions(perms);
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .map_err(|e| anyhow!("cannot create a temporary file in {}: {e}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| anyhow!("cannot write: {e}"))?;
-    tmp.persist(path)
-        .map_err(|e| anyhow!("cannot replace the file: {}", e.error))?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------

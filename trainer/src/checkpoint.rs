@@ -1,6 +1,6 @@
 //! Checkpoints: everything a run needs to continue exactly (float weights, optimizer moments,
 //! RNG, position, carried state, metrics so far), as postcard (written with
-//! `files::write_atomic`, so a kill at any moment leaves the last checkpoint intact), and the
+//! `charlstm_files::write_atomic`, so a kill at any moment leaves the last checkpoint intact), and the
 //! blob metadata a checkpoint's model is exported with.
 
 use std::path::Path;

@@ -20,10 +20,10 @@ use crate::config::{Limits, Recipe, TrainConfig};
 use crate::corpus::{Corpus, Vocab};
 use crate::eval::HostModel;
 use crate::export::{BlobMeta, FloatWeights, LayerWeights, Mat, to_blob};
-use crate::files::write_atomic;
 use crate::model::{LstmLayer, Params};
 use crate::network::{Predict, State, Workspace, forward};
 use crate::train::Trainer;
+use charlstm_files::write_atomic;
 
 /// The prime text fed to both sides.
 pub const PRIME: &str = "the cat sat on the mat. the dog";

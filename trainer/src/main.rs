@@ -437,7 +437,7 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
         &corpus.val,
         |f, q| ck.blob_meta(f, q),
     )?;
-    charlstm_trainer::files::write_atomic(&a.out, &report.blob)?;
+    charlstm_files::write_atomic(&a.out, &report.blob)?;
     println!("{:<14} {:>12} {:>12}", "tensor", "max |err|", "mean |err|");
     for e in &report.errors {
         println!(

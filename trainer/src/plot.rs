@@ -17,7 +17,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use crate::config::MetricsRow;
-use crate::files::write_atomic;
+use charlstm_files::write_atomic;
 
 /// The picture's size in pixels (width, height).
 pub const SIZE: (u32, u32) = (900, 540);
@@ -48,7 +48,7 @@ pub struct LossPlot<'a> {
     pub text: bool,
 }
 
-/// Writes the plot to `path` as a PNG (with `files::write_atomic`).
+/// Writes the plot to `path` as a PNG (with `charlstm_files::write_atomic`).
 pub fn loss_png(path: &Path, plot: &LossPlot<'_>) -> Result<()> {
     let (w, h) = SIZE;
     let mut rgb = vec![0u8; (w * h * 3) as usize];

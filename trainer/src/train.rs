@@ -30,11 +30,11 @@ use crate::config::{
 };
 use crate::corpus::{Corpus, Tok};
 use crate::export;
-use crate::files::write_atomic;
 use crate::model::{Init, Params, uniform01};
 use crate::network::{Predict, State, Workspace, train_window};
 use crate::optim::{Optimizer, clip_global_norm, ema_decay, ema_update};
 use crate::{eval, plot};
+use charlstm_files::write_atomic;
 
 // ---------------------------------------------------------------------------
 // Batches

@@ -1,6 +1,8 @@
-//! The one way the trainer writes a file: atomically (a temp file in the same directory,
+//! charlstm-files: the one way the host tools (`charlstm-train`, `charlstm-sim`) write a file
+//! the user keeps: atomically (a temp file in the same directory,
 //! written, fsynced, then renamed over the target by tempfile's `persist`), so a kill at any
 //! moment leaves either the old file or the new one, never a torn one.
+#![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::path::Path;
