@@ -4,7 +4,7 @@
 //! the fixed-point roundings of docs/int8-arithmetic.md (h in Q15, z, c and logits in Q16.16). tests/tests/core_vs_reference.rs holds core to it on random weights;
 //! core/tests/golden.rs fixes its int8 tolerance from it.
 
-use charlstm_trainer::export::{FloatWeights, Mat};
+use crate::weights::{FloatWeights, Mat};
 
 use crate::reference::{RefTrace, Reference};
 

@@ -3,11 +3,13 @@
 //! [`random_blob`] is the workspace's one generator of random-weight blobs: the tests here,
 //! the `random-blob` example (which the scripts call) and charlstm-core's bench and gen-loop
 //! example (a dev-dependency of core) all use it. It lives here, not in core, because it goes
-//! through the trainer's exporter (`to_blob`, core's quantizer and encoder), as a real blob
+//! through the trainer's exporter ([`weights::to_blob`], core's quantizer and encoder), as a real blob
 //! does; core's library never depends on it.
 
 use charlstm_core::Quant;
-use charlstm_trainer::export::{BlobMeta, FloatWeights, LayerWeights, Mat, to_blob};
+use charlstm_trainer::export::BlobMeta;
+
+use crate::weights::{FloatWeights, LayerWeights, Mat, to_blob};
 use rand_core::{Rng, SeedableRng};
 use rand_xorshift::XorShiftRng;
 
@@ -73,6 +75,7 @@ pub mod int8_bound;
 pub mod int8_reference;
 pub mod reference;
 pub mod reference_sampler;
+pub mod weights;
 
 /// The path of a workspace binary (`charlstm-train`, `charlstm-sim`), built on first use with
 /// the cargo that runs the tests (a no-op when fresh): cargo gives integration tests of another

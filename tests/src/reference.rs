@@ -1,7 +1,7 @@
 //! A plain f64 reference LSTM, written from the equations (core/src/lstm.rs's legend), used
 //! to check the core's float and int8 paths. Deliberately naive: loops over indices.
 
-use charlstm_trainer::export::{FloatWeights, Mat};
+use crate::weights::{FloatWeights, Mat};
 
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())

@@ -9,7 +9,7 @@ use charlstm_tests::int8_bound::{
 use charlstm_tests::random_weights;
 use charlstm_tests::reference::Reference;
 use charlstm_tests::test_meta as test_free_meta;
-use charlstm_trainer::export::to_blob;
+use charlstm_tests::weights::to_blob;
 
 const VOCAB: &str = "abcdefghij klmnopq.,\n";
 type M<'a> = Model<'a, 32, 32, 2>;

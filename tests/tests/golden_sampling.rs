@@ -134,7 +134,8 @@ fn int8_tolerance_is_the_output_rounding_bound_along_the_prime_rounded_up() {
     // h), computed here from the float weights and the f64 reference's h along the prime.
     let g = golden::load();
     let bytes = golden::blob("f32");
-    let (w, _) = charlstm_trainer::golden::float_weights_of(&bytes).unwrap();
+    let fb = charlstm_trainer::golden::float_blob_of(&bytes).unwrap();
+    let w = charlstm_tests::weights::FloatWeights::from_params(&fb.params, &fb.vocab, fb.lowercase);
     let model = M::from_bytes(&bytes).unwrap();
     let mut reference = Reference::new(&w);
     let half_steps = row_half_steps(&w.w_out);

@@ -11,8 +11,8 @@ use charlstm_tests::int8_reference::{
     I8Blob, RefLstm, RefSampler, crc32, decode_blob, exp2_neg, exp2_table, mul, sigmoid,
     sigmoid_table, tanh,
 };
+use charlstm_tests::weights::{FloatWeights, LayerWeights, Mat, to_blob};
 use charlstm_tests::{random_blob, random_weights, test_meta};
-use charlstm_trainer::export::{FloatWeights, LayerWeights, Mat, to_blob};
 
 /// Capacities large enough for every blob here (hidden <= 128, vocab <= 64, layers <= 2).
 type M<'a> = Model<'a, 128, 64, 2>;

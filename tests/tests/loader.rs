@@ -5,8 +5,9 @@ use charlstm_core::blob::{
     Description, Dims, LayerRecord, Meta, OutputRecord, TensorRecord, encode,
 };
 use charlstm_core::{CRC32, LoadError, Model, Quant, TensorName};
+use charlstm_tests::weights::to_blob;
 use charlstm_tests::{random_blob, random_weights, test_meta};
-use charlstm_trainer::export::{StoredTensor, to_blob};
+use charlstm_trainer::export::StoredTensor;
 use proptest::prelude::*;
 
 type M<'a> = Model<'a, 16, 32, 2>;
@@ -205,8 +206,8 @@ fn exported_blob_loads_its_dims_vocab_and_meta_and_int8_weights_stay_within_half
             assert_eq!(m.char_of(m.token(ch).unwrap()), ch);
         }
         // The stored weights dequantize to what the exporter reports.
-        let stored = StoredTensor::new(&w.w_out, quant);
-        let deq = stored.dequantized(&w.w_out, quant);
+        let stored = StoredTensor::from_rows(&w.w_out.data, w.w_out.cols, quant);
+        let deq = stored.dequantized(&w.w_out.data, w.w_out.cols, quant);
         for (a, b) in deq.iter().zip(&w.w_out.data) {
             let tol = if quant == Quant::F32 {
                 0.0

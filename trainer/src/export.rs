@@ -8,11 +8,11 @@ use charlstm_core::blob::{
     self, Description, Dims, LayerRecord, Meta, OutputRecord, Quant, TensorRecord,
 };
 use charlstm_core::quant::quantize_row;
-use ndarray::{Array1, Array2};
+use ndarray::Array2;
 
 use crate::corpus::Tok;
 use crate::eval::{self, HostModel, ValLoss};
-use crate::model::{LstmLayer, Params};
+use crate::model::Params;
 
 /// Metadata written into the blob.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,16 +56,12 @@ impl StoredTensor {
         }
     }
 
-    /// [`StoredTensor::from_rows`] of a [`Mat`].
-    pub fn new(m: &Mat, quant: Quant) -> Self {
-        Self::from_rows(&m.data, m.cols, quant)
-    }
-
-    /// The values the device will use, dequantized (for reporting the quantization error).
-    pub fn dequantized(&self, m: &Mat, quant: Quant) -> Vec<f32> {
+    /// The values the device will use, dequantized (for reporting the quantization error):
+    /// `values` (what was stored, `cols` per row) as they come back.
+    pub fn dequantized(&self, values: &[f32], cols: usize, quant: Quant) -> Vec<f32> {
         match quant {
-            Quant::F32 => m.data.clone(),
-            Quant::I8RowScaled => self.dequantized_i8(m.cols),
+            Quant::F32 => values.to_vec(),
+            Quant::I8RowScaled => self.dequantized_i8(cols),
         }
     }
 
@@ -235,91 +231,4 @@ pub fn quantize_and_evaluate(
         quant,
         errors: tensor_errors(params),
     })
-}
-
-// ---------------------------------------------------------------------------
-// Plain weights: what charlstm-tests' reference LSTM and the golden vectors build blobs from
-// (the trainer itself encodes its parameters)
-
-/// A row-major (rows, cols) f32 matrix.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Mat {
-    pub rows: usize,
-    pub cols: usize,
-    pub data: Vec<f32>,
-}
-
-/// One LSTM layer's weights; gate rows ordered i | f | g | o.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayerWeights {
-    pub w_ih: Mat,   // (4H, V) layer 0, (4H, H) above
-    pub w_hh: Mat,   // (4H, H)
-    pub b: Vec<f32>, // 4H
-}
-
-/// A whole model's weights as plain vectors.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FloatWeights {
-    pub vocab: String,
-    pub lowercase: bool,
-    pub hidden: usize,
-    pub layers: Vec<LayerWeights>,
-    pub w_out: Mat,      // (V, H)
-    pub b_out: Vec<f32>, // V
-}
-
-impl FloatWeights {
-    /// The same weights as the trainer's parameters. Panics if a matrix's data does not hold
-    /// rows × cols values.
-    pub fn to_params(&self) -> Params<f32> {
-        let arr = |m: &Mat| {
-            Array2::from_shape_vec((m.rows, m.cols), m.data.clone())
-                .expect("a Mat holds rows × cols values")
-        };
-        Params {
-            layers: self
-                .layers
-                .iter()
-                .map(|l| LstmLayer {
-                    w_ih: arr(&l.w_ih),
-                    w_hh: arr(&l.w_hh),
-                    b: Array1::from(l.b.clone()),
-                })
-                .collect(),
-            w_out: arr(&self.w_out),
-            b_out: Array1::from(self.b_out.clone()),
-        }
-    }
-}
-
-impl Params<f32> {
-    /// The same weights as plain vectors.
-    pub fn to_float_weights(&self, vocab: &str, lowercase: bool) -> FloatWeights {
-        let mat = |a: &Array2<f32>| Mat {
-            rows: a.nrows(),
-            cols: a.ncols(),
-            data: a.iter().copied().collect(),
-        };
-        FloatWeights {
-            vocab: vocab.to_string(),
-            lowercase,
-            hidden: self.hidden(),
-            layers: self
-                .layers
-                .iter()
-                .map(|l| LayerWeights {
-                    w_ih: mat(&l.w_ih),
-                    w_hh: mat(&l.w_hh),
-                    b: l.b.to_vec(),
-                })
-                .collect(),
-            w_out: mat(&self.w_out),
-            b_out: self.b_out.to_vec(),
-        }
-    }
-}
-
-/// Encodes `w` as a complete blob with `quant` ([`encode`] of the same parameters).
-pub fn to_blob(w: &FloatWeights, meta: &BlobMeta, quant: Quant) -> Vec<u8> {
-    encode(&w.to_params(), &w.vocab, w.lowercase, meta, quant)
 }

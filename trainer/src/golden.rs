@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::config::{Limits, Recipe, TrainConfig};
 use crate::corpus::{Corpus, Vocab};
 use crate::eval::HostModel;
-use crate::export::{BlobMeta, FloatWeights, LayerWeights, Mat, to_blob};
+use crate::export::{BlobMeta, encode};
 use crate::model::{LstmLayer, Params};
 use crate::network::{Predict, State, Workspace, forward};
 use crate::train::Trainer;
@@ -67,29 +67,35 @@ pub fn write(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| anyhow!("cannot create {}: {e}", dir.display()))?;
     let stored = dir.join("tiny-f32.blob");
     let retrain = std::env::var_os("CHARLSTM_GOLDEN_RETRAIN").is_some_and(|v| v == "1");
-    let (w, meta) = if stored.exists() && !retrain {
+    let model = if stored.exists() && !retrain {
         let bytes =
             std::fs::read(&stored).map_err(|e| anyhow!("cannot read {}: {e}", stored.display()))?;
-        float_weights_of(&bytes).map_err(|e| anyhow!("{}: {e}", stored.display()))?
+        float_blob_of(&bytes).map_err(|e| anyhow!("{}: {e}", stored.display()))?
     } else {
         train()?
     };
-    let vocab = Vocab::from_string(&w.vocab);
-    let blobs = [
-        ("f32", to_blob(&w, &meta, Quant::F32)),
-        ("i8", to_blob(&w, &meta, Quant::I8RowScaled)),
-    ];
-    let params = params_of(&w)?;
+    let vocab = Vocab::from_string(&model.vocab);
+    let blob = |quant| {
+        encode(
+            &model.params,
+            &model.vocab,
+            model.lowercase,
+            &model.meta,
+            quant,
+        )
+    };
+    let blobs = [("f32", blob(Quant::F32)), ("i8", blob(Quant::I8RowScaled))];
+    let params = &model.params;
 
     // Expected log-probabilities: the trainer's forward in f64 over the prime.
     let p64 = params.cast::<f64>();
-    let hidden = w.hidden;
+    let hidden = params.hidden();
     let prime: Vec<u16> = PRIME
         .chars()
         .map(|c| vocab.id(c).expect("prime chars are in the vocabulary"))
         .collect();
     let mut ws = Workspace::new(&p64, prime.len(), 1, Predict::All);
-    let mut state = State::zeros(w.layers.len(), 1, hidden);
+    let mut state = State::zeros(params.layers.len(), 1, hidden);
     forward(&p64, &mut ws, &mut state, &prime, &prime, Predict::All);
     let logp: Vec<Vec<f64>> = ws
         .probs()
@@ -149,8 +155,21 @@ pub fn write(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Trains the tiny model on a synthetic text: its float weights and blob metadata.
-fn train() -> Result<(FloatWeights, BlobMeta)> {
+/// A float blob's contents: the parameters, the vocabulary and the metadata.
+#[derive(Debug, Clone)]
+pub struct FloatBlob {
+    /// The weights, exactly as stored.
+    pub params: Params<f32>,
+    /// The characters in id order.
+    pub vocab: String,
+    /// Whether the corpus was lowercased.
+    pub lowercase: bool,
+    /// The blob's metadata.
+    pub meta: BlobMeta,
+}
+
+/// Trains the tiny model on a synthetic text: its parameters and blob metadata.
+fn train() -> Result<FloatBlob> {
     let sentences = [
         "the cat sat on the mat. ",
         "the dog ate the hat. ",
@@ -215,18 +234,17 @@ fn train() -> Result<(FloatWeights, BlobMeta)> {
         val_bpc_float: f32::NAN,
         val_bpc_quant: f32::NAN,
     };
-    Ok((
-        trainer
-            .ck
-            .params
-            .to_float_weights(&vocab.as_string(), false),
+    Ok(FloatBlob {
+        params: trainer.ck.params,
+        vocab: vocab.as_string(),
+        lowercase: false,
         meta,
-    ))
+    })
 }
 
 /// The weights and metadata of a float blob (spec §1: the records in wire order, then the
 /// CRC), after core has validated it.
-pub fn float_weights_of(bytes: &[u8]) -> Result<(FloatWeights, BlobMeta)> {
+pub fn float_blob_of(bytes: &[u8]) -> Result<FloatBlob> {
     let model = HostModel::from_bytes(bytes).map_err(|e| anyhow!("{e}"))?;
     if model.quant() != Quant::F32 {
         return Err(anyhow!("not a float blob"));
@@ -240,29 +258,25 @@ pub fn float_weights_of(bytes: &[u8]) -> Result<(FloatWeights, BlobMeta)> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
     };
-    let mat = |t: &TensorRecord| Mat {
-        rows: t.rows as usize,
-        cols: t.cols as usize,
-        data: floats(t.data),
+    let mat = |t: &TensorRecord| {
+        Array2::from_shape_vec((t.rows as usize, t.cols as usize), floats(t.data))
+            .map_err(|e| anyhow!("{e}"))
     };
     let mut layers = Vec::new();
     for _ in 0..desc.dims.layers {
         let (rec, next) = postcard::take_from_bytes::<LayerRecord>(rest).map_err(bad)?;
         rest = next;
-        layers.push(LayerWeights {
-            w_ih: mat(&rec.w_ih),
-            w_hh: mat(&rec.w_hh),
-            b: floats(rec.bias),
+        layers.push(LstmLayer {
+            w_ih: mat(&rec.w_ih)?,
+            w_hh: mat(&rec.w_hh)?,
+            b: Array1::from(floats(rec.bias)),
         });
     }
     let (out, _) = postcard::take_from_bytes::<OutputRecord>(rest).map_err(bad)?;
-    let w = FloatWeights {
-        vocab: desc.vocab.to_string(),
-        lowercase: desc.lowercase,
-        hidden: desc.dims.hidden as usize,
+    let params = Params {
         layers,
-        w_out: mat(&out.w),
-        b_out: floats(out.bias),
+        w_out: mat(&out.w)?,
+        b_out: Array1::from(floats(out.bias)),
     };
     let meta = BlobMeta {
         recipe: desc.meta.recipe.to_string(),
@@ -271,28 +285,11 @@ pub fn float_weights_of(bytes: &[u8]) -> Result<(FloatWeights, BlobMeta)> {
         val_bpc_float: desc.meta.val_bpc_float,
         val_bpc_quant: desc.meta.val_bpc_quant,
     };
-    Ok((w, meta))
-}
-
-/// The trainer's parameters holding `w` (the inverse of `Params::to_float_weights`).
-fn params_of(w: &FloatWeights) -> Result<Params<f32>> {
-    let arr = |m: &Mat| {
-        Array2::from_shape_vec((m.rows, m.cols), m.data.clone()).map_err(|e| anyhow!("{e}"))
-    };
-    Ok(Params {
-        layers: w
-            .layers
-            .iter()
-            .map(|l| {
-                Ok(LstmLayer {
-                    w_ih: arr(&l.w_ih)?,
-                    w_hh: arr(&l.w_hh)?,
-                    b: Array1::from(l.b.clone()),
-                })
-            })
-            .collect::<Result<_>>()?,
-        w_out: arr(&w.w_out)?,
-        b_out: Array1::from(w.b_out.clone()),
+    Ok(FloatBlob {
+        params,
+        vocab: desc.vocab.to_string(),
+        lowercase: desc.lowercase,
+        meta,
     })
 }
 
