@@ -21,28 +21,59 @@ pub const H_MAX: i32 = 32767;
 /// is the integer `v × m` and a shift. Zero and subnormal `f` give 0 (`|v × f × 2^pow2| <
 /// 2^31 × 2^-126 × 2^24`, which rounds to 0), so they are decoded as if normal: one path, no
 /// branch. NaN and infinities saturate like huge values (the loader admits neither).
-#[inline]
+#[inline(always)]
 pub fn mul_f32(v: i32, f: u32, pow2: i32) -> i32 {
     let m = ((f & 0x7f_ffff) | 0x80_0000) as i32;
     let m = if (f as i32) < 0 { -m } else { m };
-    let shift = ((f >> 23) & 0xff) as i32 - 150 + pow2;
-    if shift >= 0 {
-        return shift_left(v as i64 * m as i64, shift);
-    }
-    let n = -shift as u32;
+    let n = 150 - ((f >> 23) & 0xff) as i32 - pow2; // the product is v × m / 2^n
+    // From n = 26 on (a row's scale times its sum), the high word of v × m × 2^7 holds every
+    // bit the rounding reads, n + 7 - 1 >= 32: one high multiply and a 32-bit shift.
     // floor(p / 2^n + 1/2) = floor((floor(p / 2^(n-1)) + 1) / 2): no rounding constant to
-    // overflow. The 32-bit case (a bias, a weight times a one-hot 1) needs no 64-bit product:
-    // |v × m| < 128 × 2^24 = 2^31.
-    if (-128..=128).contains(&v) {
-        if n > 32 {
-            return 0; // |p| < 2^31 <= 2^(n-1): p / 2^n rounds to 0
-        }
+    // overflow.
+    if n >= 26 {
+        let high = mul_high(v, m << 7); // |m| < 2^24, so |m × 2^7| < 2^31
+        return ((high >> (n - 26).min(31)) + 1) >> 1;
+    }
+    // A bias, a weight times a one-hot 1: |v × m| < 128 × 2^24 = 2^31 fits 32 bits.
+    if n >= 1 && (-128..=128).contains(&v) {
         return ((v * m) >> (n - 1)).wrapping_add(1) >> 1;
     }
-    if n > 62 {
-        return 0; // |p| < 2^55
+    mul_wide_rounded(v, m, n)
+}
+
+/// The rest of [`mul_f32`]: `round(v × m / 2^n)` from the 64-bit product (`n <= 25`, so
+/// `|v × m| < 2^55`). Out of line: rare (a large scale, a float logit), and long on ARMv6-M.
+#[inline(never)]
+fn mul_wide_rounded(v: i32, m: i32, n: i32) -> i32 {
+    match n {
+        1.. => round_shift(mul_wide(v, m), n as u32),
+        _ => shift_left(v as i64 * m as i64, -n),
     }
-    round_shift(mul_wide(v, m), n)
+}
+
+/// `floor(a × b / 2^32)`, the high word of the exact product. ARMv6-M has no 32 × 32 ->
+/// 64-bit multiply, so there it is [`mul_high_halves`]; elsewhere one instruction
+/// (`SMMUL`, `MULH`).
+#[inline(always)]
+pub fn mul_high(a: i32, b: i32) -> i32 {
+    #[cfg(all(target_arch = "arm", not(target_feature = "v7")))]
+    return mul_high_halves(a, b);
+    #[cfg(not(all(target_arch = "arm", not(target_feature = "v7"))))]
+    return ((a as i64 * b as i64) >> 32) as i32;
+}
+
+/// [`mul_high`] from four 16-bit partial products: `a × b = ah bh 2^32 + (ah bl + al bh)
+/// 2^16 + al bl`, each fitting 32 bits; the middle ones are split at bit 16 so that their
+/// sum's carry into the high word is exact.
+#[cfg(any(test, all(target_arch = "arm", not(target_feature = "v7"))))]
+#[inline(always)]
+fn mul_high_halves(a: i32, b: i32) -> i32 {
+    let (ah, al) = (a >> 16, a & 0xffff);
+    let (bh, bl) = (b >> 16, b & 0xffff);
+    let (x, y) = (ah * bl, al * bh); // |x|, |y| < 2^31
+    let low = ((al as u32 * bl as u32) >> 16) as i32;
+    let carry = ((x & 0xffff) + (y & 0xffff) + low) >> 16;
+    ah * bh + (x >> 16) + (y >> 16) + carry
 }
 
 /// `a × b` exactly, for `|b| < 2^24`. ARMv6-M has no 32 × 32 -> 64-bit multiply (LLVM calls
@@ -384,6 +415,33 @@ mod tests {
                         "{exact} >> {n} in halves"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn mul_high_is_the_high_word_of_the_i64_product() {
+        let edges = [0, 1, -1, 0xffff, 0x10000, -0x10000, 0x7fff, -0x8000];
+        let wide = [
+            i32::MIN,
+            i32::MAX,
+            i32::MIN + 1,
+            0x7f_ffff << 7,
+            -(0xff_ffff << 7),
+        ];
+        let mut x = 0x1234_5678u32; // xorshift32: spread values of every magnitude
+        let spread: [i32; 300] = core::array::from_fn(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x as i32) >> (x % 31)
+        });
+        let values = || edges.iter().chain(&wide).chain(&spread).copied();
+        for a in values() {
+            for b in values() {
+                let exact = ((a as i64 * b as i64) >> 32) as i32;
+                assert_eq!(mul_high(a, b), exact, "{a} × {b}");
+                assert_eq!(mul_high_halves(a, b), exact, "{a} × {b} in halves");
             }
         }
     }

@@ -174,19 +174,16 @@ impl<'a> Matrix<'a> {
             true => q.get(first * stride + col..).unwrap_or_default(),
             false => &[],
         };
-        let scales = scales
-            .get(4 * first..)
-            .unwrap_or_default()
-            .as_chunks::<4>()
-            .0;
-        let bias = bias.as_chunks::<4>().0;
-        // Indexed over slices cut to one length, so the compiler drops their bounds checks.
-        let n = z.len().min(scales.len()).min(bias.len());
-        let (z, scales, bias) = (&mut z[..n], &scales[..n], &bias[..n]);
-        for i in 0..n {
-            let q = column.get(i * stride).map_or(0, |&q| q as i8 as i32);
-            let (s, b) = (u32::from_le_bytes(scales[i]), u32::from_le_bytes(bias[i]));
-            z[i] = mul_f32(1, b, Z_FRAC).saturating_add(mul_f32(q, s, Z_FRAC));
+        let scales = scales.get(4 * first..).unwrap_or_default();
+        // Two passes, so that each loop's values stay in registers (ARMv6-M has eight).
+        let n = z.len().min(bias.len() / 4).min(scales.len() / 4);
+        let z = &mut z[..n];
+        for (z, b) in z.iter_mut().zip(words(bias)) {
+            *z = mul_f32(1, b, Z_FRAC);
+        }
+        let column = column.iter().step_by(stride).map(|&q| q as i8 as i32);
+        for ((z, s), q) in z.iter_mut().zip(words(scales)).zip(column) {
+            *z = z.saturating_add(mul_f32(q, s, Z_FRAC));
         }
     }
 }
