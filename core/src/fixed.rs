@@ -141,6 +141,19 @@ fn round_shift_halves(p: i64, n: u32) -> i32 {
     }
 }
 
+/// The cell update `round((f c + 2 ig) / 2^15)` saturated to i32 (docs/int8-arithmetic.md
+/// §4), for `f` in [0, 2^15] and `|ig| <= 2^30`, in 32-bit arithmetic (no 64-bit product on
+/// ARMv6-M): with `c = ch 2^16 + cl`, `f cl` and `ig` are split at the bits the division
+/// drops, so every partial value fits 32 bits and only the final sum can overflow.
+#[inline]
+pub fn next_cell(f: i32, c: i32, ig: i32) -> i32 {
+    let (ch, cl) = (c >> 16, c & 0xffff);
+    let fcl = f * cl; // < 2^31
+    let low = (fcl & 0x7fff) + 2 * (ig & 0x3fff) + (1 << (H_FRAC - 1)); // < 2^17
+    let rest = (fcl >> 15) + (ig >> 14) + (low >> 15);
+    (2 * f * ch).saturating_add(rest) // |2 f ch| <= 2^31
+}
+
 /// `p × 2^shift` saturated to i32 (`shift >= 0`).
 #[cold]
 fn shift_left(p: i64, shift: i32) -> i32 {
@@ -442,6 +455,39 @@ mod tests {
                 let exact = ((a as i64 * b as i64) >> 32) as i32;
                 assert_eq!(mul_high(a, b), exact, "{a} × {b}");
                 assert_eq!(mul_high_halves(a, b), exact, "{a} × {b} in halves");
+            }
+        }
+    }
+
+    #[test]
+    fn next_cell_is_the_rounded_i64_update() {
+        let fs = [0, 1, 2, 16_383, 16_384, 32_767, 32_768];
+        let igs = [
+            0,
+            1,
+            -1,
+            0x3fff,
+            -0x4000,
+            1 << 30,
+            -(1 << 30),
+            123_456_789,
+            -987_654,
+        ];
+        let mut x = 0x9e37_79b9u32; // xorshift32: cell states of every magnitude
+        let spread: [i32; 200] = core::array::from_fn(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x as i32) >> (x % 31)
+        });
+        let edges = [0, 1, -1, 0xffff, -0x10000, i32::MAX, i32::MIN, i32::MAX - 7];
+        for &c in edges.iter().chain(&spread) {
+            for &f in &fs {
+                for &ig in &igs {
+                    let exact = (f as i64 * c as i64 + 2 * ig as i64 + (1 << 14)) >> 15;
+                    let saturated = exact.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+                    assert_eq!(next_cell(f, c, ig), saturated, "f {f} c {c} ig {ig}");
+                }
             }
         }
     }

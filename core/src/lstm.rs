@@ -16,7 +16,7 @@
 
 use crate::blob::{Model, Quant};
 use crate::error::{ConfigError, UnknownChar};
-use crate::fixed::{self, H_FRAC, H_MAX, mul_wide, round_shift};
+use crate::fixed::{self, H_FRAC, H_MAX};
 use crate::quant::{MAX_DOT_LEN, Prepared, add_bias, f32s};
 use crate::sampler::{Sampler, SamplerConfig};
 
@@ -91,9 +91,9 @@ struct Scratch<const H: usize, const V: usize> {
     // top layer's h_{t-1} at the next step, so that step reuses it. Invariant: only
     // `update_logits` changes it.
     top: Prepared<H>,
-    hf: [f32; H], // h_{t-1} of the current layer, float path
-    logits: [f32; V],
-    z: [i32; V], // the logits in Q16.16: the sampler's input, its weights after
+    hf: [f32; H],     // h_{t-1} of the current layer, float path
+    logits: [f32; V], // float path: the logits as computed
+    z: [i32; V],      // the logits in Q16.16: the sampler's input, its weights after
     order: [u16; V],
 }
 
@@ -178,9 +178,20 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
         &self.state
     }
 
-    /// Logits for the next character (valid until the next sample).
-    pub fn logits(&self) -> &[f32] {
-        &self.scratch.logits[..self.vocab()]
+    /// Logits for the next character, one per vocabulary entry (valid until the next
+    /// sample). The int8 path keeps them in Q16.16 and converts them here, off the
+    /// generation path.
+    pub fn logits(&self) -> heapless::Vec<f32, V> {
+        let v = self.vocab();
+        let mut out = heapless::Vec::new();
+        for i in 0..v {
+            let logit = match &self.state {
+                State::Fixed { .. } => fixed::f32_of_q16(self.scratch.z[i]),
+                State::Float { .. } => self.scratch.logits[i],
+            };
+            let _ = out.push(logit); // v <= V: always room
+        }
+        out
     }
 
     /// Feeds `text` one character at a time, lowercased first if the model's corpus was.
@@ -365,9 +376,6 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 z.fill(0);
                 add_bias(b_out, z);
                 self.model.w_out.add_scaled_dots(0, top, z);
-                for (logit, &z) in logits.iter_mut().zip(z.iter()) {
-                    *logit = fixed::f32_of_q16(z);
-                }
             }
             State::Float { h: hs, .. } => {
                 let x = hs.get(top_layer).map_or(&[][..], |t| &t[..h]);
@@ -425,9 +433,7 @@ pub fn cell(z: [f32; 4], c: &mut f32) -> f32 {
 pub fn cell_fixed(z: [i32; 4], c: &mut i32) -> i16 {
     let (i, f) = (fixed::sigmoid(z[0]), fixed::sigmoid(z[1]));
     let (g, o) = (fixed::tanh(z[2]), fixed::sigmoid(z[3]));
-    // |i g| <= 2^30 fits 32 bits; f c takes the wide product.
-    let sum = mul_wide(*c, f) + 2 * (i * g) as i64;
-    *c = round_shift(sum, H_FRAC as u32);
+    *c = fixed::next_cell(f, *c, i * g); // |i g| <= 2^30 fits 32 bits
     let h = (o * fixed::tanh(*c) + (1 << (H_FRAC - 1))) >> H_FRAC; // |o tanh| <= 2^30
     h.clamp(-H_MAX, H_MAX) as i16
 }

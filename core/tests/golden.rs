@@ -23,7 +23,7 @@ fn check(kind: &str, tol: f64) {
     let mut generator = Generator::new(&model, SamplerConfig::temperature(1.0), 0).unwrap();
     for (t, ch) in g.prime.chars().enumerate() {
         generator.step(model.token(ch).expect("prime chars are in the vocabulary"));
-        let got = log_softmax(generator.logits());
+        let got = log_softmax(&generator.logits());
         let step = &g.steps[t];
         assert_eq!((step.index, step.fed), (t, ch));
         assert_eq!(got.len(), step.logp.len());

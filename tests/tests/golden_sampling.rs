@@ -106,8 +106,9 @@ fn sampler_draw_k_uses_the_kth_rng_word() {
         for ((step, ch), r) in g.steps.iter().zip(g.prime.chars()).zip(words(seed)) {
             generator.step(model.token(ch).unwrap());
             // The sampler reads Q16.16 logits (docs/int8-arithmetic.md §5).
-            let logits = generator.logits().iter();
+            let logits = generator.logits();
             let mut logits: Vec<i32> = logits
+                .iter()
                 .map(|&z| charlstm_core::fixed::q16_of_f32(z))
                 .collect();
             let mut order = vec![0u16; logits.len()];

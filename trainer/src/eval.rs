@@ -105,7 +105,7 @@ pub fn val_loss_blob(model: &HostModel<'_>, val: &[Tok]) -> Result<ValLoss> {
                     .token_from_id(w[0] as usize)
                     .expect("ids come from the blob's vocabulary");
                 g.step(token);
-                loss += nll(g.logits(), w[1] as usize);
+                loss += nll(&g.logits(), w[1] as usize);
             }
             loss
         })

@@ -112,7 +112,7 @@ pub fn write(dir: &Path) -> Result<()> {
         for (t, &id) in prime.iter().enumerate() {
             g.step(model.token_from_id(id as usize).expect("in range"));
             let z = g.logits();
-            let lse = crate::eval::nll(z, 0) + z[0] as f64; // logsumexp
+            let lse = crate::eval::nll(&z, 0) + z[0] as f64; // logsumexp
             for (v, &zv) in z.iter().enumerate() {
                 worst[k] = worst[k].max((zv as f64 - lse - logp[t][v]).abs());
             }
