@@ -17,7 +17,7 @@
 use crate::blob::{Model, Quant};
 use crate::error::{ConfigError, UnknownChar};
 use crate::fixed::{self, H_FRAC, H_MAX};
-use crate::quant::{MAX_DOT_LEN, Prepared, add_bias, f32s};
+use crate::quant::{BLOCK, MAX_DOT_LEN, Prepared, add_bias, f32s};
 use crate::sampler::{Sampler, SamplerConfig};
 
 /// A character id of a loaded model: always < its vocab size.
@@ -95,6 +95,27 @@ struct Scratch<const H: usize, const V: usize> {
     logits: [f32; V], // float path: the logits as computed
     z: [i32; V],      // the logits in Q16.16: the sampler's input, its weights after
     order: [u16; V],
+    // Int8 path: a chunk's gate pre-activations (i, f, g, o), and the kernel's integer sums.
+    // Kept here rather than on the stack, so that no step clears them.
+    gates: [[i32; CHUNK]; 4],
+    sums: [i32; BLOCK],
+}
+
+impl<const H: usize, const V: usize> Scratch<H, V> {
+    #[inline(always)] // built in place, inside the generator
+    fn new() -> Self {
+        Scratch {
+            below: Prepared::new(),
+            hidden: Prepared::new(),
+            top: Prepared::new(),
+            hf: [0.0; H],
+            logits: [0.0; V],
+            z: [0; V],
+            order: [0; V],
+            gates: [[0; CHUNK]; 4],
+            sums: [0; BLOCK],
+        }
+    }
 }
 
 /// Generates text from a [`Model`]: state, scratch and sampler, all fixed size, no heap.
@@ -123,6 +144,27 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
         config: SamplerConfig,
         seed: u64,
     ) -> Result<Self, ConfigError> {
+        let mut g = Self::zeroed(model, Sampler::new(config, seed)?);
+        g.reset();
+        Ok(g)
+    }
+
+    /// A generator at the zero state drawing with `sampler`, built in `slot`: for a caller
+    /// short of stack, since returning a generator moves it and the compiler may keep both
+    /// copies in the frame (on a 16 KiB board a generator is a third of the RAM).
+    pub fn in_place<'s>(
+        slot: &'s mut Option<Self>,
+        model: &'m Model<'a, H, V, L>,
+        sampler: Sampler,
+    ) -> &'s mut Self {
+        let g = slot.insert(Self::zeroed(model, sampler));
+        g.reset();
+        g
+    }
+
+    /// The zero state, before its logits: every constructor's first half.
+    #[inline(always)] // built where it is stored, not moved there
+    fn zeroed(model: &'m Model<'a, H, V, L>, sampler: Sampler) -> Self {
         const {
             assert!(H >= 1 && V >= 1 && L >= 1, "capacities must be at least 1");
             assert!(
@@ -131,25 +173,17 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
             );
             assert!(V <= u16::MAX as usize, "token ids are u16");
         }
-        let mut g = Generator {
+        // The state's variant is set by `reset`: a state chosen here would be built aside
+        // and copied in.
+        Generator {
             model,
-            state: State::Float {
-                h: [[0.0; H]; L],
-                c: [[0.0; H]; L],
+            state: State::Fixed {
+                h: [[0; H]; L],
+                c: [[0; H]; L],
             },
-            scratch: Scratch {
-                below: Prepared::new(),
-                hidden: Prepared::new(),
-                top: Prepared::new(),
-                hf: [0.0; H],
-                logits: [0.0; V],
-                z: [0; V],
-                order: [0; V],
-            },
-            sampler: Sampler::new(config, seed)?,
-        };
-        g.reset();
-        Ok(g)
+            scratch: Scratch::new(),
+            sampler,
+        }
     }
 
     /// The model.
@@ -160,16 +194,29 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
     /// Back to the zero state. Policy: the next character is then drawn from the logits of
     /// h = 0, which are the output bias (an empty prime starts here).
     pub fn reset(&mut self) {
-        self.state = match self.model.quant() {
-            Quant::I8RowScaled => State::Fixed {
-                h: [[0; H]; L],
-                c: [[0; H]; L],
-            },
-            Quant::F32 => State::Float {
-                h: [[0.0; H]; L],
-                c: [[0.0; H]; L],
-            },
-        };
+        match (&mut self.state, self.model.quant()) {
+            (State::Fixed { h, c }, Quant::I8RowScaled) => {
+                h.iter_mut().for_each(|h| h.fill(0));
+                c.iter_mut().for_each(|c| c.fill(0));
+            }
+            (State::Float { h, c }, Quant::F32) => {
+                h.iter_mut().for_each(|h| h.fill(0.0));
+                c.iter_mut().for_each(|c| c.fill(0.0));
+            }
+            // Only from `zeroed`, whose state is Fixed.
+            (state, Quant::F32) => {
+                *state = State::Float {
+                    h: [[0.0; H]; L],
+                    c: [[0.0; H]; L],
+                }
+            }
+            (state, Quant::I8RowScaled) => {
+                *state = State::Fixed {
+                    h: [[0; H]; L],
+                    c: [[0; H]; L],
+                }
+            }
+        }
         self.update_logits();
     }
 
@@ -278,6 +325,8 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
             below,
             hidden,
             top: top_h,
+            gates,
+            sums,
             ..
         } = &mut self.scratch;
         for (l, layer) in self.model.layers.iter().enumerate() {
@@ -298,11 +347,10 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
             // Unit k's gate rows are k, h+k, 2h+k, 3h+k of both matrices (spec §5), so for a
             // chunk of units each gate's rows are consecutive in the blob: the products run
             // over contiguous rows, then the cell runs over the chunk.
-            let mut z = [[0i32; CHUNK]; 4];
             let chunks = h_prev.chunks_mut(CHUNK).zip(c.chunks_mut(CHUNK));
             for (n, (hc, cc)) in chunks.enumerate() {
                 let units = hc.len();
-                for (j, z) in z.iter_mut().enumerate() {
+                for (j, z) in gates.iter_mut().enumerate() {
                     let (first, z) = (j * h + n * CHUNK, &mut z[..units]);
                     // z = b + W_ih x (one-hot: b + the column), + W_hh h: saturating adds in this order.
                     let bias = layer.bias.get(4 * first..4 * (first + units));
@@ -312,12 +360,12 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                     } else {
                         z.fill(0);
                         add_bias(bias, z);
-                        layer.w_ih.add_scaled_dots(first, below, z);
+                        layer.w_ih.add_scaled_dots(first, below, z, sums);
                     }
-                    layer.w_hh.add_scaled_dots(first, hidden, z);
+                    layer.w_hh.add_scaled_dots(first, hidden, z, sums);
                 }
                 for (u, (h, c)) in hc.iter_mut().zip(cc.iter_mut()).enumerate() {
-                    *h = cell_fixed([z[0][u], z[1][u], z[2][u], z[3][u]], c);
+                    *h = cell_fixed([gates[0][u], gates[1][u], gates[2][u], gates[3][u]], c);
                 }
             }
         }
@@ -367,7 +415,13 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
         let (h, v) = (self.model.desc.dims.hidden as usize, self.vocab());
         // The model's top layer, which may sit below the capacity L.
         let top_layer = self.model.layers.len().saturating_sub(1);
-        let Scratch { top, logits, z, .. } = &mut self.scratch;
+        let Scratch {
+            top,
+            logits,
+            z,
+            sums,
+            ..
+        } = &mut self.scratch;
         let (logits, z) = (&mut logits[..v], &mut z[..v]);
         let b_out = self.model.b_out.get(..4 * v).unwrap_or_default();
         match &self.state {
@@ -375,7 +429,7 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 top.set(hs.get(top_layer).map_or(&[][..], |t| &t[..h]));
                 z.fill(0);
                 add_bias(b_out, z);
-                self.model.w_out.add_scaled_dots(0, top, z);
+                self.model.w_out.add_scaled_dots(0, top, z, sums);
             }
             State::Float { h: hs, .. } => {
                 let x = hs.get(top_layer).map_or(&[][..], |t| &t[..h]);
@@ -408,8 +462,8 @@ fn lowered(ch: char, lower: bool) -> impl Iterator<Item = char> {
 }
 
 /// Units per chunk of [`Generator::step`]: 16 on hosts (256 bytes of pre-activations, a few
-/// SIMD vectors); 64 on a microcontroller (1 KiB of stack), where each chunk's product calls
-/// cost about 150 instructions of setup.
+/// SIMD vectors); 64 on a microcontroller (1 KiB of scratch), where each chunk's product
+/// calls cost about 150 instructions of setup.
 const CHUNK: usize = if cfg!(target_os = "none") { 64 } else { 16 };
 
 /// The float path's LSTM cell update for one unit from its four gate pre-activations

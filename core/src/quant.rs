@@ -86,10 +86,10 @@ pub struct Matrix<'a> {
     pub weights: Weights<'a>,
 }
 
-/// Rows per call of the integer kernel in [`Matrix::add_scaled_dots`] (its sums live on the
-/// stack in between): on a microcontroller as many as the generator's chunk of units, since
-/// each call costs about a hundred instructions of setup there.
-const BLOCK: usize = if cfg!(target_os = "none") { 64 } else { 16 };
+/// Rows per call of the integer kernel: the length of the sums buffer the generator gives
+/// [`Matrix::add_scaled_dots`]. On a microcontroller as many as the generator's chunk of
+/// units, since each call costs about a hundred instructions of setup there.
+pub const BLOCK: usize = if cfg!(target_os = "none") { 64 } else { 16 };
 
 impl<'a> Matrix<'a> {
     /// Float path: `out[i] += row first + i · x`, for consecutive rows (a block of one
@@ -136,11 +136,23 @@ impl<'a> Matrix<'a> {
 
     /// Int8 path: `z[i] += round(s · Σ q·x · 2^(16 - 15))` for rows `first + i`, with `x` in
     /// Q15 and `z` in Q16.16 (docs/int8-arithmetic.md §3): the integer dot product, then the
-    /// row's scale. Adds nothing for a float matrix or a row past the matrix.
-    pub fn add_scaled_dots<const H: usize>(&self, first: usize, x: &Prepared<H>, z: &mut [i32]) {
+    /// row's scale. Adds nothing for a float matrix or a row past the matrix. `sums` is
+    /// scratch for the integer sums (its old values are never read): the rows go in blocks
+    /// of its length; the caller keeps it, so that no call clears a buffer.
+    pub fn add_scaled_dots<const H: usize>(
+        &self,
+        first: usize,
+        x: &Prepared<H>,
+        z: &mut [i32],
+        sums: &mut [i32],
+    ) {
         let Weights::I8 { q, scales } = self.weights else {
             return;
         };
+        let block = sums.len();
+        if block == 0 {
+            return; // no room for a sum; never panic regardless
+        }
         let cols = x.len();
         if cols != self.cols {
             return; // the generator prepares x from this matrix's input; never panic regardless
@@ -148,11 +160,10 @@ impl<'a> Matrix<'a> {
         let rows = q.get(first * cols..).unwrap_or_default();
         let scales = scales.get(4 * first..).unwrap_or_default();
         let blocks = z
-            .chunks_mut(BLOCK)
-            .zip(rows.chunks(BLOCK * cols.max(1)))
-            .zip(scales.chunks(4 * BLOCK));
+            .chunks_mut(block)
+            .zip(rows.chunks(block * cols.max(1)))
+            .zip(scales.chunks(4 * block));
         for ((z, rows), scales) in blocks {
-            let mut sums = [0i32; BLOCK];
             let sums = &mut sums[..z.len()];
             row_dots(rows, x.lanes(), sums);
             for ((z, &sum), s) in z.iter_mut().zip(sums.iter()).zip(words(scales)) {

@@ -14,10 +14,11 @@ fn generator_h128_v96_l1_fits_in_4_kib_and_its_model_view_in_512_bytes() {
 }
 
 #[test]
-fn generator_size_is_its_arrays_8hl_10h_10v_plus_at_most_128_bytes() {
+fn generator_size_is_its_arrays_8hl_10h_10v_320_plus_at_most_128_bytes() {
     // h, c: 2 x L x H f32 (the float variant, the larger); scratch: 3 x H i16 (prepared
-    // activations on a host) + H f32 + V f32 + V i32 + V u16.
-    let expected = |h: usize, v: usize, l: usize| 8 * h * l + 10 * h + 10 * v;
+    // activations on a host) + H f32 + V f32 + V i32 + V u16, and the int8 kernel's gate
+    // pre-activations (4 x 16 i32 on a host) and sums (16 i32).
+    let expected = |h: usize, v: usize, l: usize| 8 * h * l + 10 * h + 10 * v + 320;
     for (g, (h, v, l)) in [
         (size_of::<Generator<'_, '_, 128, 64, 1>>(), (128, 64, 1)),
         (size_of::<Generator<'_, '_, 256, 128, 2>>(), (256, 128, 2)),

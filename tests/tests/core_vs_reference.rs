@@ -129,3 +129,35 @@ fn int8_and_float_logits_have_the_same_argmax_on_nine_steps_in_ten() {
         lf.len()
     );
 }
+
+/// The logits along `xs` from `g` as it stands, then from the state the walk leaves it in.
+fn walk(g: &mut Generator<'_, '_, 32, 32, 2>, model: &M<'_>, xs: &[usize]) -> Vec<Vec<f32>> {
+    let mut out = vec![g.logits().to_vec()];
+    for &x in xs {
+        g.step(model.token_from_id(x).unwrap());
+        out.push(g.logits().to_vec());
+    }
+    out
+}
+
+#[test]
+fn in_place_and_reset_start_where_new_does_bit_for_bit() {
+    let w = random_weights(VOCAB, 24, 2, 21);
+    let xs = inputs(w.b_out.len(), 30);
+    for quant in [Quant::F32, Quant::I8RowScaled] {
+        let blob = to_blob(&w, &test_free_meta(), quant);
+        let model = M::from_bytes(&blob).expect("valid blob");
+        let config = SamplerConfig::temperature(1.0);
+        let fresh = core_logits(&blob, &xs);
+
+        let mut slot = None;
+        let sampler = charlstm_core::Sampler::new(config, 0).unwrap();
+        let placed = Generator::in_place(&mut slot, &model, sampler);
+        assert_eq!(walk(placed, &model, &xs), fresh, "{quant}: in_place");
+
+        let mut g = Generator::new(&model, config, 0).unwrap();
+        walk(&mut g, &model, &xs[..7]);
+        g.reset();
+        assert_eq!(walk(&mut g, &model, &xs), fresh, "{quant}: after reset");
+    }
+}

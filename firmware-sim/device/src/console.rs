@@ -5,7 +5,7 @@
 
 use core::fmt::{self, Write};
 
-use charlstm_core::{Generator, LoadError, Model, OnUnknown, UnknownChar};
+use charlstm_core::{Generator, LoadError, Model, OnUnknown, Sampler, UnknownChar};
 
 use crate::board::Board;
 use crate::image::{self, ImageError};
@@ -191,9 +191,8 @@ fn generate<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
     g: &Generate<'_>,
     pending: &mut Pending,
 ) {
-    let mut made = Generator::new(device.model, g.sampler, g.seed);
-    let generator = match &mut made {
-        Ok(generator) => generator,
+    let sampler = match Sampler::new(g.sampler, g.seed) {
+        Ok(sampler) => sampler,
         // The request's checks make this unreachable; answered all the same.
         Err(_) => {
             return write_line(
@@ -202,6 +201,8 @@ fn generate<Hw: Hardware, const H: usize, const V: usize, const L: usize>(
             );
         }
     };
+    let mut slot = None;
+    let generator = Generator::in_place(&mut slot, device.model, sampler);
     let t = hw.ticks();
     let fed = match generator.prime(g.prime, OnUnknown::Error) {
         Ok(fed) => fed,
