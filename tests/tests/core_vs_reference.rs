@@ -3,9 +3,7 @@
 //! rounding and i16 activation rounding imply, propagated step by step through the cell.
 
 use charlstm_core::{Generator, Model, Quant, SamplerConfig};
-use charlstm_tests::int8_bound::{
-    Q15_HALF_STEP, Q16_HALF_STEP, matvec_error, propagate, row_half_steps,
-};
+use charlstm_tests::int8_bound::Int8Bound;
 use charlstm_tests::random_weights;
 use charlstm_tests::reference::Reference;
 use charlstm_tests::test_meta as test_free_meta;
@@ -62,35 +60,25 @@ fn int8_logits_stay_within_the_propagated_rounding_bound() {
         let blob = to_blob(&w, &test_free_meta(), Quant::I8RowScaled);
         let xs = inputs(w.b_out.len(), 8);
         let got = core_logits(&blob, &xs);
-        let mut reference = Reference::new(&w);
-        let mut eh = vec![vec![0.0; hidden]; layers];
-        let mut ec = eh.clone();
-        let dout = row_half_steps(&w.w_out);
+        let mut bound = Int8Bound::new(&w);
         let mut tightest = f64::INFINITY;
         for (t, logits) in got.iter().enumerate() {
             if t > 0 {
-                let trace = reference.step(xs[t - 1]);
-                propagate(&w, &trace, &mut eh, &mut ec);
+                bound.step(xs[t - 1]);
             }
-            let top = reference.state.h.last().unwrap().clone();
-            let eh_top = eh.last().unwrap();
-            let q_top = Q15_HALF_STEP;
-            for (v, (a, b)) in logits.iter().zip(reference.logits()).enumerate() {
-                let bound =
-                    matvec_error(&w.w_out, v, dout[v], &top, eh_top, q_top) + 2.0 * Q16_HALF_STEP;
+            let bounds = bound.logit_bounds();
+            let expected = bound.reference.logits();
+            for (v, ((a, b), bound)) in logits.iter().zip(expected).zip(&bounds).enumerate() {
                 let err = (*a as f64 - b).abs();
                 assert!(
-                    err <= bound,
+                    err <= *bound,
                     "H={hidden} L={layers} step {t} logit {v}: error {err:e} > bound {bound:e}"
                 );
                 tightest = tightest.min(bound / err.max(1e-12));
             }
-            // The bound must stay meaningful (well below the logits' own spread).
-            let bound_max = (0..logits.len())
-                .map(|v| matvec_error(&w.w_out, v, dout[v], &top, eh_top, q_top))
-                .fold(0.0, f64::max);
             // Worst-case bounds grow each step; stop once one could no longer catch a bug
             // (an error of order 1), but only after a few steps were checked.
+            let bound_max = bounds.iter().copied().fold(0.0, f64::max);
             if bound_max >= 1.0 {
                 assert!(
                     t >= 2,
