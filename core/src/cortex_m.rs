@@ -28,28 +28,31 @@ use core::arch::asm;
 
 use crate::quant::Lane;
 
-/// [`crate::quant::row_dots`] with DSP: pairs of rows go through the assembly loop when it
-/// can take every column (a multiple of 8, from a word-aligned x: LDM needs it; `Prepared` is
-/// aligned); anything else, and a last odd row, takes the plain path (in lane order).
+/// [`crate::quant::row_dots`] with DSP: groups of four rows go through the assembly loop
+/// when it can take every column (a multiple of 4, from a word-aligned x: LDM needs it;
+/// `Prepared` is aligned); anything else, and the last rows of a partial group, take the
+/// plain path (in lane order).
 #[cfg(target_feature = "dsp")]
 pub fn row_dots(rows: &[u8], x: &[Lane], out: &mut [i32]) {
     use crate::quant::lanes::dot_lanes;
     let cols = x.len();
-    let fast = cols > 0 && cols % 8 == 0 && x.as_ptr() as usize % 4 == 0;
-    let pairs = if fast {
-        (out.len() / 2).min(rows.len() / cols / 2)
+    let fast = cols > 0 && cols % 4 == 0 && x.as_ptr() as usize % 4 == 0;
+    let quads = if fast {
+        (out.len() / 4).min(rows.len() / cols / 4)
     } else {
         0
     };
-    if let Some(out) = out.get_mut(..2 * pairs).filter(|out| !out.is_empty()) {
-        // Sixteen columns per pass where they divide the row: half the loop's compare and
-        // branch.
-        match cols % 16 {
-            0 => pair_dots::<2>(rows, x, out),
-            _ => pair_dots::<1>(rows, x, out),
+    if let Some(out) = out.get_mut(..4 * quads).filter(|out| !out.is_empty()) {
+        // As many blocks of four columns per pass as divide the row: fewer compares and
+        // branches.
+        match cols % 32 {
+            0 => smlad_quads::<8>(rows, x, out),
+            16 => smlad_quads::<4>(rows, x, out),
+            8 | 24 => smlad_quads::<2>(rows, x, out),
+            _ => smlad_quads::<1>(rows, x, out),
         }
     }
-    let done = 2 * pairs;
+    let done = 4 * quads;
     let rest = out.get_mut(done..).unwrap_or_default().iter_mut();
     let rows = rows
         .get(done * cols..)
@@ -60,17 +63,17 @@ pub fn row_dots(rows: &[u8], x: &[Lane], out: &mut [i32]) {
     }
 }
 
-/// The DSP loop: for each pair of rows (a, b), `out[a], out[b] = Σ row × x`.
+/// The DSP loop: for each group of four rows (a, b, c, d), `out[a..=d] = Σ row × x`.
 ///
 /// Preconditions (checked by [`row_dots`], then asserted here without panicking: a
-/// violation does nothing): `out` holds a nonzero even number of values, `rows` at least
-/// that many rows of `x.len()` bytes; `x.len()` is a nonzero multiple of 8 × BLOCKS and `x` is
-/// word-aligned.
+/// violation does nothing): `out` holds a nonzero multiple of 4 values, `rows` at least
+/// that many rows of `x.len()` bytes; `x.len()` is a nonzero multiple of 4 × BLOCKS and `x`
+/// is word-aligned.
 #[cfg(target_feature = "dsp")]
-fn pair_dots<const BLOCKS: usize>(rows: &[u8], x: &[Lane], out: &mut [i32]) {
+fn smlad_quads<const BLOCKS: usize>(rows: &[u8], x: &[Lane], out: &mut [i32]) {
     let (n, cols) = (out.len(), x.len());
-    let step = 8 * BLOCKS;
-    if n == 0 || n % 2 != 0 || cols == 0 || cols % step != 0 || x.as_ptr() as usize % 4 != 0 {
+    if n == 0 || n % 4 != 0 || cols == 0 || cols % (4 * BLOCKS) != 0 || x.as_ptr() as usize % 4 != 0
+    {
         return;
     }
     if rows.len() / cols < n {
@@ -79,57 +82,62 @@ fn pair_dots<const BLOCKS: usize>(rows: &[u8], x: &[Lane], out: &mut [i32]) {
     let out = out.as_mut_ptr_range();
     // The outer loop's state, kept in memory: the loop needs every register it may use.
     let mut state = [out.start as u32, out.end as u32];
-    // SAFETY: the loop reads `n` rows of `cols` bytes from `rows` (LDR allows any alignment),
-    // `x` (n / 2 times, 8 i16 per LDM from a word-aligned start, stopping exactly at its end
-    // since cols is a nonzero multiple of the 8 × BLOCKS a pass takes), writes the `n` i32 of `out` and reads and
-    // writes `state`, all checked above. It pushes 4 bytes and pops them before it ends; it
-    // writes only the registers it declares.
+    // SAFETY: the loop reads `n` rows of `cols` bytes from `rows` (LDR allows any alignment;
+    // rows b, c, d at `cols`, `2 cols` and `3 cols` past row a's pointer), `x` (n / 4 times,
+    // 4 i16 per LDM from a word-aligned start, stopping exactly at its end since cols is a
+    // nonzero multiple of the 4 × BLOCKS a pass takes), writes the `n` i32 of `out` and reads
+    // and writes `state`, all checked above. r7 (which asm! may not name) is pushed with
+    // &state and popped before it ends; it writes no other register but those it declares.
     unsafe {
         asm!(
-            "push {{r0}}",                // [sp] = &state
+            "push {{r0, r7}}",            // [sp] = &state
+            "add r7, {cols}, {cols}, lsl #1", // 3 cols: row d's offset
+            "2:",                         // a group of four rows
             "mov {acc0}, #0",
             "mov {acc1}, #0",
-            "2:",                         // BLOCKS blocks of 8 columns of rows a and b
+            "mov {acc2}, #0",
+            "mov {acc3}, #0",
+            "3:",                         // BLOCKS blocks of 4 columns of rows a, b, c, d
             ".rept {blocks}",
-            "ldm {px}!, {{r0, r1, r2, r3}}", // x: 8 activations in lane order
-            "ldr {w}, [{pa}, {cols}]",    // b, columns 0..4
+            "ldm {px}!, {{r0, r1}}",      // x: 4 activations in lane order
+            "ldr {w}, [{pa}, {cols}]",    // b
             "sxtb16 {t}, {w}",
             "smlad {acc1}, {t}, r0, {acc1}",
             "sxtb16 {w}, {w}, ror #8",
             "smlad {acc1}, {w}, r1, {acc1}",
-            "ldr {w}, [{pa}], #4",        // a, columns 0..4
+            "ldr {w}, [{pa}, {cols}, lsl #1]", // c
+            "sxtb16 {t}, {w}",
+            "smlad {acc2}, {t}, r0, {acc2}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smlad {acc2}, {w}, r1, {acc2}",
+            "ldr {w}, [{pa}, r7]",        // d
+            "sxtb16 {t}, {w}",
+            "smlad {acc3}, {t}, r0, {acc3}",
+            "sxtb16 {w}, {w}, ror #8",
+            "smlad {acc3}, {w}, r1, {acc3}",
+            "ldr {w}, [{pa}], #4",        // a, and on to the next 4 columns
             "sxtb16 {t}, {w}",
             "smlad {acc0}, {t}, r0, {acc0}",
             "sxtb16 {w}, {w}, ror #8",
             "smlad {acc0}, {w}, r1, {acc0}",
-            "ldr {w}, [{pa}, {cols}]",    // b, columns 4..8
-            "sxtb16 {t}, {w}",
-            "smlad {acc1}, {t}, r2, {acc1}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {acc1}, {w}, r3, {acc1}",
-            "ldr {w}, [{pa}], #4",        // a, columns 4..8
-            "sxtb16 {t}, {w}",
-            "smlad {acc0}, {t}, r2, {acc0}",
-            "sxtb16 {w}, {w}, ror #8",
-            "smlad {acc0}, {w}, r3, {acc0}",
             ".endr",
             "cmp {px}, {end}",
-            "bne 2b",
-            // The pair is done: store both sums, then on to the next pair or out.
+            "bne 3b",
+            // The group is done: store its sums, then on to the next group or out.
             "ldr {t}, [sp]",
             "ldm {t}, {{r0, r1}}",        // out, out end
             "str {acc0}, [r0], #4",
             "str {acc1}, [r0], #4",
+            "str {acc2}, [r0], #4",
+            "str {acc3}, [r0], #4",
             "str r0, [{t}]",
             "cmp r0, r1",
-            "beq 3f",
-            "add {pa}, {pa}, {cols}",     // skip row b: the next pair
+            "beq 4f",
+            "add {pa}, {pa}, r7",         // skip rows b, c, d: the next group
             "sub {px}, {end}, {cols}, lsl #1", // x from the start
-            "mov {acc0}, #0",
-            "mov {acc1}, #0",
             "b 2b",
-            "3:",
-            "add sp, sp, #4",
+            "4:",
+            "pop {{r0, r7}}",
             pa = inout(reg) rows.as_ptr() => _,
             cols = in(reg) cols,
             px = inout(reg) x.as_ptr() => _,
@@ -137,12 +145,12 @@ fn pair_dots<const BLOCKS: usize>(rows: &[u8], x: &[Lane], out: &mut [i32]) {
             blocks = const BLOCKS,
             acc0 = out(reg) _,
             acc1 = out(reg) _,
+            acc2 = out(reg) _,
+            acc3 = out(reg) _,
             w = out(reg) _,
             t = out(reg) _,
             inout("r0") state.as_mut_ptr() => _,
             out("r1") _,
-            out("r2") _,
-            out("r3") _,
         );
     }
 }

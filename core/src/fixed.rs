@@ -225,8 +225,10 @@ fn soft_f32_of_q16(z: i32) -> f32 {
 #[inline]
 pub fn sigmoid(z: i32) -> i32 {
     // One table step is 2^16 / 32 = 2^11 units of z; t is z's position from the first point.
-    let t = z.clamp(-(16 << Z_FRAC), 16 << Z_FRAC) + (16 << Z_FRAC);
-    let i = (t >> 11) as usize; // 0..=1024
+    // Clamped to [-16, 16 - 2^-16] (one `SSAT` on Arm): at the top end that is table[1023]
+    // + 2047/2048 of a zero step (the table's top is flat), the same value as at 16.
+    let t = z.clamp(-(16 << Z_FRAC), (16 << Z_FRAC) - 1) + (16 << Z_FRAC);
+    let i = (t >> 11) as usize; // 0..=1023
     let frac = t & 0x7ff;
     let (a, b) = match (SIGMOID.get(i), SIGMOID.get(i + 1)) {
         (Some(&a), Some(&b)) => (a as i32, b as i32),
@@ -238,7 +240,8 @@ pub fn sigmoid(z: i32) -> i32 {
 /// tanh(z) = 2 sigmoid(2z) - 1 in Q15 for z in Q16.16.
 #[inline]
 pub fn tanh(z: i32) -> i32 {
-    2 * sigmoid(2 * z.clamp(-(8 << Z_FRAC), 8 << Z_FRAC)) - ONE_Q15
+    // As in `sigmoid`: [-8, 8 - 2^-16] gives the values of [-8, 8].
+    2 * sigmoid(2 * z.clamp(-(8 << Z_FRAC), (8 << Z_FRAC) - 1)) - ONE_Q15
 }
 
 /// Points of the sigmoid table: x = (i - 512) / 32 for i = 0..=1024, so [-16, 16].

@@ -174,27 +174,42 @@ impl<'a> Matrix<'a> {
 
     /// Int8 path, one-hot input: `z[i] = round(b_i · 2^16) + round(q · s · 2^16)` (adding
     /// with saturation), the bias of row `first + i` (f32 LE values `bias`) plus the weight at
-    /// (row `first + i`, `col`), in Q16.16 (docs/int8-arithmetic.md §3).
+    /// (row `first + i`, `col`), in Q16.16 (docs/int8-arithmetic.md §3); the bias alone for a
+    /// `col` past the row (the loader rules it out). Sets nothing for a float matrix or a row
+    /// past the matrix.
     pub fn bias_plus_column(&self, bias: &[u8], first: usize, col: usize, z: &mut [i32]) {
         let Weights::I8 { q, scales } = self.weights else {
             return;
         };
         let stride = self.cols.max(1);
-        // Out of range (the loader rules it out): no weight, the bias alone.
-        let column = match col < stride {
-            true => q.get(first * stride + col..).unwrap_or_default(),
-            false => &[],
-        };
         let scales = scales.get(4 * first..).unwrap_or_default();
-        // Two passes, so that each loop's values stay in registers (ARMv6-M has eight).
         let n = z.len().min(bias.len() / 4).min(scales.len() / 4);
         let z = &mut z[..n];
-        for (z, b) in z.iter_mut().zip(words(bias)) {
-            *z = mul_f32(1, b, Z_FRAC);
+        if col >= stride {
+            for (z, b) in z.iter_mut().zip(words(bias)) {
+                *z = mul_f32(1, b, Z_FRAC);
+            }
+            return;
         }
-        let column = column.iter().step_by(stride).map(|&q| q as i8 as i32);
-        for ((z, s), q) in z.iter_mut().zip(words(scales)).zip(column) {
-            *z = z.saturating_add(mul_f32(q, s, Z_FRAC));
+        // Row by row from `first` on, the weight at `col`.
+        let rows = q.get(first * stride..).unwrap_or_default();
+        let column = rows
+            .chunks_exact(stride)
+            .map(|row| row.get(col).map_or(0, |&q| q as i8 as i32));
+        // One pass where registers are plenty; two on ARMv6-M, whose eight low registers
+        // would spill in one.
+        #[cfg(not(all(target_arch = "arm", not(target_feature = "v7"))))]
+        for ((z, (b, s)), q) in z.iter_mut().zip(words(bias).zip(words(scales))).zip(column) {
+            *z = mul_f32(1, b, Z_FRAC).saturating_add(mul_f32(q, s, Z_FRAC));
+        }
+        #[cfg(all(target_arch = "arm", not(target_feature = "v7")))]
+        {
+            for (z, b) in z.iter_mut().zip(words(bias)) {
+                *z = mul_f32(1, b, Z_FRAC);
+            }
+            for ((z, s), q) in z.iter_mut().zip(words(scales)).zip(column) {
+                *z = z.saturating_add(mul_f32(q, s, Z_FRAC));
+            }
         }
     }
 }
