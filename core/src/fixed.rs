@@ -530,6 +530,26 @@ mod tests {
     }
 
     #[test]
+    fn sigmoid_and_tanh_near_and_past_their_clamps_are_the_specs_interpolation() {
+        // docs/int8-arithmetic.md §5: z clamped to [-16, 16] (tanh: [-8, 8], doubled), the
+        // point at or below, interpolated; the code clamps one unit short of the top.
+        let spec_sigmoid = |z: i64| {
+            let t = z.clamp(-(16 << 16), 16 << 16) + (16 << 16);
+            let (i, frac) = ((t >> 11) as usize, t & 0x7ff);
+            let (a, b) = (SIGMOID[i] as i64, SIGMOID[(i + 1).min(1024)] as i64);
+            (a + (((b - a) * frac + 0x400) >> 11)) as i32
+        };
+        let spec_tanh = |z: i64| 2 * spec_sigmoid(2 * z.clamp(-(8 << 16), 8 << 16)) - ONE_Q15;
+        let edges = [-(16 << 16), 16 << 16, -(8 << 16), 8 << 16];
+        let near = edges.iter().flat_map(|&e| e - 5000..=e + 5000);
+        let far = [i32::MIN, i32::MIN + 1, -(1 << 30), 1 << 30, i32::MAX - 1, i32::MAX];
+        for z in near.chain(far).chain((-40_000..40_000).map(|k| k * 53)) {
+            assert_eq!(sigmoid(z), spec_sigmoid(z as i64), "sigmoid z = {z}");
+            assert_eq!(tanh(z), spec_tanh(z as i64), "tanh z = {z}");
+        }
+    }
+
+    #[test]
     fn f32_of_q16_is_the_float_division() {
         let check = |z: i32| {
             let exact = z as f32 * (1.0 / 65536.0);
