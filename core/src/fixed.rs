@@ -24,7 +24,8 @@ pub const H_MAX: i32 = 32767;
 #[inline(always)]
 pub fn mul_f32(v: i32, f: u32, pow2: i32) -> i32 {
     let m = ((f & 0x7f_ffff) | 0x80_0000) as i32;
-    let m = if (f as i32) < 0 { -m } else { m };
+    let sign = (f as i32) >> 31; // 0 or -1: m negated in two's complement
+    let m = (m ^ sign) - sign;
     let n = 150 - ((f >> 23) & 0xff) as i32 - pow2; // the product is v × m / 2^n
     // From n = 26 on (a row's scale times its sum), the high word of v × m × 2^7 holds every
     // bit the rounding reads, n + 7 - 1 >= 32: one high multiply and a 32-bit shift.
@@ -32,7 +33,7 @@ pub fn mul_f32(v: i32, f: u32, pow2: i32) -> i32 {
     // overflow.
     if n >= 26 {
         let high = mul_high(v, m << 7); // |m| < 2^24, so |m × 2^7| < 2^31
-        return ((high >> (n - 26).min(31)) + 1) >> 1;
+        return ((high >> (n - 26).clamp(0, 31)) + 1) >> 1; // n >= 26: one `USAT` on Arm
     }
     // A bias, a weight times a one-hot 1: |v × m| < 128 × 2^24 = 2^31 fits 32 bits.
     if n >= 1 && (-128..=128).contains(&v) {
@@ -230,12 +231,24 @@ pub fn sigmoid(z: i32) -> i32 {
     let t = z.clamp(-(16 << Z_FRAC), (16 << Z_FRAC) - 1) + (16 << Z_FRAC);
     let i = (t >> 11) as usize; // 0..=1023
     let frac = t & 0x7ff;
-    let (a, b) = match (SIGMOID.get(i), SIGMOID.get(i + 1)) {
-        (Some(&a), Some(&b)) => (a as i32, b as i32),
-        _ => return ONE_Q15, // unreachable: i <= 1024 and the table has 1026 entries
+    let Some(&step) = SIGMOID_STEPS.get(i) else {
+        return ONE_Q15; // unreachable: i <= 1023
     };
-    a + (((b - a) * frac + 0x400) >> 11)
+    let (a, rise) = ((step & 0xffff) as i32, (step >> 16) as i32);
+    a + ((rise * frac + 0x400) >> 11)
 }
+
+/// The table's steps, one word each: `T[i]` in the low half, `T[i + 1] - T[i]` (>= 0) in the
+/// high half, so one load serves an interpolation.
+static SIGMOID_STEPS: [u32; SIGMOID_POINTS - 1] = {
+    let mut steps = [0u32; SIGMOID_POINTS - 1];
+    let mut i = 0;
+    while i < SIGMOID_POINTS - 1 {
+        steps[i] = SIGMOID[i] as u32 | ((SIGMOID[i + 1] - SIGMOID[i]) as u32) << 16;
+        i += 1;
+    }
+    steps
+};
 
 /// tanh(z) = 2 sigmoid(2z) - 1 in Q15 for z in Q16.16.
 #[inline]

@@ -489,5 +489,5 @@ pub fn cell_fixed(z: [i32; 4], c: &mut i32) -> i16 {
     let (g, o) = (fixed::tanh(z[2]), fixed::sigmoid(z[3]));
     *c = fixed::next_cell(f, *c, i * g); // |i g| <= 2^30 fits 32 bits
     let h = (o * fixed::tanh(*c) + (1 << (H_FRAC - 1))) >> H_FRAC; // |o tanh| <= 2^30
-    h.clamp(-H_MAX, H_MAX) as i16
+    h.clamp(-H_MAX - 1, H_MAX).max(-H_MAX) as i16 // an `SSAT` on Arm, then the symmetric bound
 }
