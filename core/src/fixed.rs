@@ -555,7 +555,14 @@ mod tests {
         let spec_tanh = |z: i64| 2 * spec_sigmoid(2 * z.clamp(-(8 << 16), 8 << 16)) - ONE_Q15;
         let edges = [-(16 << 16), 16 << 16, -(8 << 16), 8 << 16];
         let near = edges.iter().flat_map(|&e| e - 5000..=e + 5000);
-        let far = [i32::MIN, i32::MIN + 1, -(1 << 30), 1 << 30, i32::MAX - 1, i32::MAX];
+        let far = [
+            i32::MIN,
+            i32::MIN + 1,
+            -(1 << 30),
+            1 << 30,
+            i32::MAX - 1,
+            i32::MAX,
+        ];
         for z in near.chain(far).chain((-40_000..40_000).map(|k| k * 53)) {
             assert_eq!(sigmoid(z), spec_sigmoid(z as i64), "sigmoid z = {z}");
             assert_eq!(tanh(z), spec_tanh(z as i64), "tanh z = {z}");

@@ -172,23 +172,43 @@ impl<'a> Matrix<'a> {
         }
     }
 
-    /// Int8 path, one-hot input: `z[i] = round(b_i · 2^16) + round(q · s · 2^16)` (adding
-    /// with saturation), the bias of row `first + i` (f32 LE values `bias`) plus the weight at
-    /// (row `first + i`, `col`), in Q16.16 (docs/int8-arithmetic.md §3); the bias alone for a
-    /// `col` past the row (the loader rules it out). Sets nothing for a float matrix or a row
-    /// past the matrix.
-    pub fn bias_plus_column(&self, bias: &[u8], first: usize, col: usize, z: &mut [i32]) {
+    /// Int8 path, one-hot input, in one pass: `z[i] = bias[i] + round(q · s · 2^16)` (adding
+    /// with saturation), a bias already in Q16.16 plus [`Matrix::add_column`]'s weight; the
+    /// bias alone where that adds nothing. Sets no row past `bias`.
+    pub fn bias_plus_column(&self, bias: &[i32], first: usize, col: usize, z: &mut [i32]) {
+        let n = z.len().min(bias.len());
+        let (z, bias) = (&mut z[..n], &bias[..n]);
+        let Weights::I8 { q, scales } = self.weights else {
+            return z.copy_from_slice(bias);
+        };
+        let stride = self.cols.max(1);
+        let scales = scales.get(4 * first..).unwrap_or_default();
+        if col >= stride || scales.len() / 4 < n {
+            z.copy_from_slice(bias);
+            return self.add_column(first, col, z);
+        }
+        let rows = q.get(first * stride..).unwrap_or_default();
+        let column = rows
+            .chunks_exact(stride)
+            .map(|row| row.get(col).map_or(0, |&q| q as i8 as i32));
+        for ((z, (&b, s)), q) in z.iter_mut().zip(bias.iter().zip(words(scales))).zip(column) {
+            *z = b.saturating_add(mul_f32(q, s, Z_FRAC));
+        }
+    }
+
+    /// Int8 path, one-hot input: `z[i] += round(q · s · 2^16)` (adding with saturation), the
+    /// weight at (row `first + i`, `col`) in Q16.16 onto z's bias (docs/int8-arithmetic.md
+    /// §3). Adds nothing for a float matrix, a row past the matrix or a `col` past the row
+    /// (the loader rules both out).
+    pub fn add_column(&self, first: usize, col: usize, z: &mut [i32]) {
         let Weights::I8 { q, scales } = self.weights else {
             return;
         };
         let stride = self.cols.max(1);
         let scales = scales.get(4 * first..).unwrap_or_default();
-        let n = z.len().min(bias.len() / 4).min(scales.len() / 4);
+        let n = z.len().min(scales.len() / 4);
         let z = &mut z[..n];
         if col >= stride {
-            for (z, b) in z.iter_mut().zip(words(bias)) {
-                *z = mul_f32(1, b, Z_FRAC);
-            }
             return;
         }
         // Row by row from `first` on, the weight at `col`.
@@ -196,20 +216,8 @@ impl<'a> Matrix<'a> {
         let column = rows
             .chunks_exact(stride)
             .map(|row| row.get(col).map_or(0, |&q| q as i8 as i32));
-        // One pass where registers are plenty; two on ARMv6-M, whose eight low registers
-        // would spill in one.
-        #[cfg(not(all(target_arch = "arm", not(target_feature = "v7"))))]
-        for ((z, (b, s)), q) in z.iter_mut().zip(words(bias).zip(words(scales))).zip(column) {
-            *z = mul_f32(1, b, Z_FRAC).saturating_add(mul_f32(q, s, Z_FRAC));
-        }
-        #[cfg(all(target_arch = "arm", not(target_feature = "v7")))]
-        {
-            for (z, b) in z.iter_mut().zip(words(bias)) {
-                *z = mul_f32(1, b, Z_FRAC);
-            }
-            for ((z, s), q) in z.iter_mut().zip(words(scales)).zip(column) {
-                *z = z.saturating_add(mul_f32(q, s, Z_FRAC));
-            }
+        for ((z, s), q) in z.iter_mut().zip(words(scales)).zip(column) {
+            *z = z.saturating_add(mul_f32(q, s, Z_FRAC));
         }
     }
 }
@@ -225,11 +233,14 @@ fn scale_sum(sum: i32, s: u32) -> i32 {
     mul_f32(sum, s, Z_FRAC - H_FRAC)
 }
 
-/// `z[i] += round(b_i · 2^16)` for the f32 LE values `b` (a bias in Q16.16).
-pub fn add_bias(bias: &[u8], z: &mut [i32]) {
+/// `z[i] = round(b_i · 2^16)` for the f32 LE values `b`: a bias in Q16.16 (0 past its end).
+pub fn set_bias(bias: &[u8], z: &mut [i32]) {
+    let n = z.len().min(bias.len() / 4);
+    let (z, rest) = z.split_at_mut(n);
     for (z, b) in z.iter_mut().zip(words(bias)) {
-        *z = z.saturating_add(mul_f32(1, b, Z_FRAC));
+        *z = mul_f32(1, b, Z_FRAC);
     }
+    rest.fill(0);
 }
 
 // ---------------------------------------------------------------------------

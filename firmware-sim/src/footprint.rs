@@ -110,10 +110,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_bundled_shapes_smallest_build_is_h128_v64_l1_within_4_kib() {
+    fn the_bundled_shapes_smallest_build_is_h128_v64_l1_within_6_kib() {
         let b = smallest_build(128, 57, 1).unwrap();
         assert_eq!((b.hidden, b.vocab, b.layers), (128, 64, 1));
-        assert!(b.total() <= 4096, "{} bytes", b.total());
+        assert!(b.total() <= 6 * 1024, "{} bytes", b.total());
         // The state alone is h and c: 2 x 128 f32.
         assert!(b.generator_bytes >= 2 * 128 * 4);
     }
