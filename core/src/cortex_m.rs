@@ -5,10 +5,11 @@
 //!   `ROR #8`, bytes 1 and 3); `SMLAD` multiplies two lane pairs and adds both products to an
 //!   i32 accumulator. So the activations are stored in *lane order*: in each block of four,
 //!   (x0, x2, x1, x3), and one word load gives the pair each `SXTB16` result meets
-//!   (`quant::lanes`, applied by `Prepared::set` on this target only). The loop costs 23
-//!   instructions per 16 multiply-adds (two rows, eight columns: one `LDM` of the activations,
-//!   four weight loads, eight `SXTB16`, eight `SMLAD`, compare, branch), as CMSIS-NN's int8
-//!   kernels do.
+//!   (`quant::lanes`, applied by `Prepared::set` on this target only). Four rows at a time,
+//!   four columns a block: one `LDM` of the activations, then per row a weight load, two
+//!   `SXTB16` and two `SMLAD`, 21 instructions per 16 multiply-adds, and a compare and
+//!   branch per 8 blocks where the row divides by 32 (1.33 per multiply-add; the floor of
+//!   this scheme, with the `LDM` free, is 1.25).
 //! - ARMv6-M (M0, M0+): no multiply-accumulate, and loads of signed bytes take only a register
 //!   offset. Four rows at a time, one column at a time: the column's activation (widened to
 //!   i32 by `Prepared::set`, so one `LDM` loads it and steps on), then per row `LDRSB` at the

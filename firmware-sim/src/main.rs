@@ -532,12 +532,22 @@ fn print_stats(board: &Board, model: &SimModel<'_>, build: &Build, r: &RunReport
             group(b.generator_bytes as u64)
         );
     }
-    eprintln!(
-        "             sized build + {} KiB firmware stack/runtime = {} of the firmware's {} bytes RAM budget (size_of on this 64-bit host)",
-        RAM_RESERVE / 1024,
-        group((RAM_RESERVE as usize + build.total()) as u64),
-        group(board.ram_budget as u64)
-    );
+    match board.build {
+        Some(fw) => eprintln!(
+            "             this board's firmware (H={} V={} L={}): {} of its {} bytes RAM budget (measured under QEMU: statics + stack)",
+            fw.hidden,
+            fw.vocab,
+            fw.layers,
+            group(fw.ram_bytes as u64),
+            group(board.ram_budget as u64)
+        ),
+        None => eprintln!(
+            "             sized build + {} KiB firmware stack/runtime = {} of the firmware's {} bytes RAM budget (size_of on this 64-bit host)",
+            RAM_RESERVE / 1024,
+            group((RAM_RESERVE as usize + build.total()) as u64),
+            group(board.ram_budget as u64)
+        ),
+    }
     match r.stack {
         Some(s) => eprintln!(
             "stack        {} peak for the prime ({} chars fed) + {} chars (painted {} KiB on a {} KiB device thread)",
