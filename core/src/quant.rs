@@ -200,6 +200,7 @@ impl<'a> Matrix<'a> {
     /// weight at (row `first + i`, `col`) in Q16.16 onto z's bias (docs/int8-arithmetic.md
     /// §3). Adds nothing for a float matrix, a row past the matrix or a `col` past the row
     /// (the loader rules both out).
+    #[inline(never)] // a pass of its own, with the registers to itself
     pub fn add_column(&self, first: usize, col: usize, z: &mut [i32]) {
         let Weights::I8 { q, scales } = self.weights else {
             return;
@@ -234,6 +235,7 @@ fn scale_sum(sum: i32, s: u32) -> i32 {
 }
 
 /// `z[i] = round(b_i · 2^16)` for the f32 LE values `b`: a bias in Q16.16 (0 past its end).
+#[inline(never)] // a pass of its own, with the registers to itself
 pub fn set_bias(bias: &[u8], z: &mut [i32]) {
     let n = z.len().min(bias.len() / 4);
     let (z, rest) = z.split_at_mut(n);
