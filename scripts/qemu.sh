@@ -4,7 +4,7 @@
 #   scripts/qemu.sh [--board B] (--blob F | --image F) [--prime TEXT] [--temperature T]
 #                   [--seed S] [--chars N] [--top-k K] [--top-p P] [--timeout SECS]
 #   scripts/qemu.sh [--board B] (--blob F | --image F) --pty
-#   scripts/qemu.sh [--board B] --build-only
+#   scripts/qemu.sh [--board B] --build-only          (prints `firmware: ELF`)
 #
 # Builds the board's firmware and charlstm-sim if needed, flashes a blob for the board as an
 # Intel HEX with `charlstm-sim flash` (or takes --image: a HEX, or a bin image, loaded from its
@@ -14,7 +14,8 @@
 # figures to stderr (instructions_per_char: N, ram_bytes: N, code_bytes: N, ...), then `quit`
 # ends QEMU. With --pty it boots, prints `console: /dev/pts/N` on stderr and runs until
 # interrupted, for picocom or `charlstm-sim serial`. Exit status: 0 on success, 1 when the
-# device reports an error or the run times out, 2 on a usage error. Honours CARGO_TARGET_DIR.
+# device reports an error or the run times out, 2 on a usage error. Honours CARGO_TARGET_DIR,
+# and CHARLSTM_QEMU_ARGS: more QEMU arguments, split on spaces (scripts/qemu-profile.sh).
 # Addresses come from the image file and the board table (charlstm-device), never from here.
 set -euo pipefail
 
@@ -110,7 +111,10 @@ fi
 (cd "$FW" && /usr/bin/cargo build --release --locked -q --target "$TARGET" --no-default-features --features "$BOARD,qemu") ||
     die "firmware build failed"
 (cd "$ROOT" && cargo build --release -q -p charlstm-sim) || die "charlstm-sim build failed"
-[ "$BUILD_ONLY" = 1 ] && exit 0
+if [ "$BUILD_ONLY" = 1 ]; then
+    echo "firmware: $ELF"
+    exit 0
+fi
 
 # ---------------------------------------------------------------------------
 # The file QEMU loads: a HEX holds its own addresses; a bin image is loaded from its header
@@ -153,8 +157,9 @@ fi
 mkfifo "$TMP/monitor.in" "$TMP/monitor.out"
 : >"$TMP/qemu.out"
 exec 4<>"$TMP/monitor.in" 5<>"$TMP/monitor.out"
+# shellcheck disable=SC2086 # CHARLSTM_QEMU_ARGS is split on spaces
 timeout "$TIMEOUT" "$QEMU" -M "$BOARD" -cpu "$CPU" -display none -monitor "pipe:$TMP/monitor" \
-    -serial pty -icount shift=0 -semihosting-config enable=on,target=native -S \
+    -serial pty -icount shift=0 -semihosting-config enable=on,target=native -S ${CHARLSTM_QEMU_ARGS:-} \
     "${LOAD[@]}" -kernel "$ELF" >"$TMP/qemu.out" 2>"$TMP/qemu.err" </dev/null &
 QEMU_PID=$!
 PTS=""
@@ -184,7 +189,8 @@ echo cont >&4
 status=0
 wait "$CLIENT" || status=$?
 cat "$TMP/client.err" >&2
-[ "$status" = 0 ] || exit 1
+# The client refuses a bad generation flag as a usage error (2), before it talks to the device.
+[ "$status" = 0 ] || exit $((status == 2 ? 2 : 1))
 qemu_status=0
 wait "$QEMU_PID" || qemu_status=$?
 QEMU_PID=""

@@ -59,11 +59,23 @@ fn write_board(out: &mut impl Write, b: &Board) -> io::Result<()> {
         writeln!(out, "uf2 family: {family:#010x}")?;
     }
     match (b.qemu_machine, b.build) {
-        (Some(machine), Some(fw)) => writeln!(
-            out,
-            "firmware build: QEMU {machine}, capacities H={} V={} L={}, RAM {} bytes, code {} bytes, {} instructions/char",
-            fw.hidden, fw.vocab, fw.layers, fw.ram_bytes, fw.code_bytes, fw.instructions_per_char
-        ),
+        (Some(machine), Some(fw)) => {
+            writeln!(
+                out,
+                "firmware build: QEMU {machine}, capacities H={} V={} L={}, RAM {} bytes, code {} bytes, {} instructions/char",
+                fw.hidden,
+                fw.vocab,
+                fw.layers,
+                fw.ram_bytes,
+                fw.code_bytes,
+                fw.instructions_per_char
+            )?;
+            writeln!(
+                out,
+                "instructions budget: {} per char",
+                fw.instructions_budget
+            )
+        }
         _ => writeln!(out, "firmware build: none (a profile: figures only)"),
     }
 }

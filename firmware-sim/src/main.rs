@@ -177,6 +177,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // A closed stdout (`| head`) ends the run, it is not an error.
         Err(e) if device::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is::<serial_cmd::UsageError>() => {
+            eprintln!("charlstm-sim: error: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("charlstm-sim: error: {e:#}");
             ExitCode::FAILURE

@@ -40,6 +40,18 @@ pub struct GenerationArgs {
     pub top_p: f32,
 }
 
+/// A flag's value the device would refuse: a usage error (exit status 2), like clap's own.
+#[derive(Debug)]
+pub struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 impl GenerationArgs {
     /// The request these flags make, checked as the device checks it.
     pub fn request(&self) -> anyhow::Result<Generate<'_>> {
@@ -49,7 +61,7 @@ impl GenerationArgs {
             top_p: self.top_p,
         };
         let (t, p) = (self.temperature.to_string(), self.top_p.to_string());
-        protocol::check_sampler(sampler, &t, &p).map_err(|e| anyhow!("{e}"))?;
+        protocol::check_sampler(sampler, &t, &p).map_err(|e| UsageError(e.to_string()))?;
         Ok(Generate {
             prime: &self.prime,
             chars: self.chars,
@@ -95,10 +107,8 @@ pub struct SerialArgs {
 pub fn serial_cmd(a: SerialArgs) -> anyhow::Result<()> {
     let request = a.generation.request()?;
     if !(a.timeout.is_finite() && a.timeout > 0.0) {
-        return Err(anyhow!(
-            "--timeout {}: use a positive number of seconds",
-            a.timeout
-        ));
+        let e = format!("--timeout {}: use a positive number of seconds", a.timeout);
+        return Err(UsageError(e).into());
     }
     let port = serial::open(&a.port, a.baud)?;
     let mut console = Console::new(port, Duration::from_secs_f64(a.timeout));

@@ -45,8 +45,13 @@ fn sim(args: &[&str]) -> Run {
 
 /// Exit 1 with exactly one stderr line containing every `needles`.
 fn fails(args: &[&str], needles: &[&str]) -> String {
+    fails_with(1, args, needles)
+}
+
+/// Refused with exit status `code` and a one-line message holding every needle.
+fn fails_with(code: i32, args: &[&str], needles: &[&str]) -> String {
     let r = sim(args);
-    assert_eq!(r.code, 1, "{args:?}: {}", r.stderr);
+    assert_eq!(r.code, code, "{args:?}: {}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 1, "not one line: {}", r.stderr);
     for n in needles {
         assert!(r.stderr.contains(n), "{args:?}: {:?} lacks {n:?}", r.stderr);
@@ -326,7 +331,7 @@ fn blob_over_the_board_budget_is_refused_with_the_overshoot() {
 }
 
 #[test]
-fn bad_prime_and_sampler_settings_are_refused() {
+fn a_bad_prime_fails_and_bad_sampler_settings_are_usage_errors() {
     let f = Files::new();
     let (blob, _) = f.blob();
     let run = |extra: &[&str]| {
@@ -334,20 +339,28 @@ fn bad_prime_and_sampler_settings_are_refused() {
         a.extend(extra);
         a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     };
-    let check = |extra: &[&str], needles: &[&str]| {
+    let check_code = |code: i32, extra: &[&str], needles: &[&str]| {
         let a = run(extra);
-        fails(&a.iter().map(String::as_str).collect::<Vec<_>>(), needles)
+        fails_with(
+            code,
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            needles,
+        )
     };
+    // The prime against the model's vocabulary: a failure (1).
+    let check = |extra: &[&str], needles: &[&str]| check_code(1, extra, needles);
     check(
         &["--prime", "hi Zeus"],
         &["'Z'", "position 3", "vocabulary"],
     );
     check(&["--prime", "中"], &["'中'", "vocabulary"]);
-    check(&["--temperature", "-1"], &["temperature `-1`", ">= 0"]);
-    check(&["--temperature", "NaN"], &["temperature `NaN`"]);
-    check(&["--top-p", "0"], &["top-p `0`", "(0, 1]"]);
-    check(&["--top-p", "1.5"], &["top-p `1.5`"]);
     check(&["--board", "stm32f103", "--prime", "Q"], &["'Q'"]);
+    // A sampler setting no device takes: a usage error (2), as `serial` and qemu.sh give it.
+    let usage = |extra: &[&str], needles: &[&str]| check_code(2, extra, needles);
+    usage(&["--temperature", "-1"], &["temperature `-1`", ">= 0"]);
+    usage(&["--temperature", "NaN"], &["temperature `NaN`"]);
+    usage(&["--top-p", "0"], &["top-p `0`", "(0, 1]"]);
+    usage(&["--top-p", "1.5"], &["top-p `1.5`"]);
 }
 
 #[test]
