@@ -6,6 +6,8 @@
 //! through the trainer's exporter ([`weights::to_blob`], core's quantizer and encoder), as a real blob
 //! does; core's library never depends on it.
 
+#![forbid(unsafe_code)]
+
 use charlstm_core::Quant;
 use charlstm_trainer::export::BlobMeta;
 

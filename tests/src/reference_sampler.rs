@@ -4,10 +4,10 @@
 //! `next_u32()`), `u = r / 2^32`, and the id drawn is the first i with `C_i > u`, where
 //! `C_i = (p_0 + .. + p_i) / total` is the cumulative threshold of id i.
 //!
-//! Core's float sampler takes `u` from the top 24 bits of the same word and sums in f32, and
-//! its logits differ from the reference's by the blob's error, so the two can disagree when
-//! `u` falls next to a threshold: a draw reports how close it came (`Draw::near`), and a test
-//! skips (and counts) the draws within its stated epsilon.
+//! Core's sampler (docs/int8-arithmetic.md §5) draws with the same word in integers, its
+//! weights from a 2^-x table in Q24, and its logits differ from the reference's by the blob's
+//! error, so the two can disagree when `u` falls next to a threshold: a draw reports how close
+//! it came (`Draw::near`), and a test skips (and counts) the draws within its stated epsilon.
 
 use rand_core::{Rng, SeedableRng};
 use rand_xorshift::XorShiftRng;
@@ -27,8 +27,11 @@ pub struct Draw {
 /// `t`: every weight `exp(z_i / T)` changes by a factor within `e^{±delta/T}`, and
 /// `C = A / (A + B)` (A the weights up to k, B the rest) then moves by at most
 /// `C (1 - C) (e^{2 delta / T} - 1)`, which is at most `(e^{2 delta / T} - 1) / 4`.
-/// Plus `2^-20` for core's own arithmetic: its `u` keeps 24 of the word's 32 bits (off by
-/// < 2^-24) and it sums V f32 weights (relative error < V 2^-24, V <= 16 here).
+/// Plus `2^-20` for core's own arithmetic: its draw `floor(r × total / 2^32)` is exact, its
+/// weights are whole Q24 units (each off by < 1 unit of the largest weight's 2^24, so a
+/// threshold by < V 2^-24 <= 2^-20 with V <= 16 here), and their table's relative error
+/// (< 6e-6: the Q16.16 exponent's half unit and the table's 2e-6) is a logit error of under
+/// 6e-6 T, well inside any `delta` the tests pass.
 pub fn threshold_margin(c: f64, delta: f64, t: f64) -> f64 {
     c * (1.0 - c) * ((2.0 * delta / t).exp() - 1.0) + 1.0 / (1u32 << 20) as f64
 }

@@ -7,7 +7,8 @@
 //! window, and the workspace that keeps what backward needs), [`optim`] (Adam, RMSprop,
 //! clipping, the weight average), [`eval`] (the validation loss, float or through
 //! charlstm-core), [`export`] (the int8 blob through charlstm-core's quantizer and wire
-//! format), [`files`] (the one atomic write), [`config`] (a run's settings and metrics rows),
+//! format), [`config`] (a run's settings and metrics rows; files are written through the
+//! `charlstm-files` crate's one atomic write),
 //! [`checkpoint`] (a run's whole state), [`plot`] (loss.png), [`train`] (the loop) and
 //! [`golden`] (the vectors shared with charlstm-core's tests).
 

@@ -22,8 +22,6 @@ pub struct Board {
     pub part: &'static str,
     /// CPU core.
     pub core: &'static str,
-    /// Whether the core has a hardware FPU (without one, f32 math is done in software).
-    pub fpu: bool,
     /// Core clock, MHz.
     pub clock_mhz: u32,
     /// Address where flash is mapped in the CPU's view.
@@ -78,7 +76,6 @@ pub const BOARDS: &[Board] = &[
         name: "microbit",
         part: "Nordic nRF51822 (BBC micro:bit v1), 256 KiB flash, 16 KiB RAM",
         core: "Cortex-M0 (ARMv6-M: no FPU, no DSP)",
-        fpu: false,
         clock_mhz: 16,
         flash_base: 0x0000_0000,
         flash: 256 * KIB,
@@ -102,7 +99,6 @@ pub const BOARDS: &[Board] = &[
         name: "stm32f103",
         part: "STM32F103xB (\"blue pill\"), 128 KiB flash, 20 KiB SRAM",
         core: "Cortex-M3",
-        fpu: false,
         clock_mhz: 72,
         flash_base: 0x0800_0000,
         flash: 128 * KIB,
@@ -118,7 +114,6 @@ pub const BOARDS: &[Board] = &[
         name: "stm32f411",
         part: "STM32F411xE (\"black pill\", Nucleo-F411RE), 512 KiB flash, 128 KiB SRAM",
         core: "Cortex-M4F",
-        fpu: true,
         clock_mhz: 100,
         flash_base: 0x0800_0000,
         flash: 512 * KIB,
@@ -134,7 +129,6 @@ pub const BOARDS: &[Board] = &[
         name: "nrf52840",
         part: "Nordic nRF52840, 1 MiB flash, 256 KiB RAM",
         core: "Cortex-M4F",
-        fpu: true,
         clock_mhz: 64,
         flash_base: 0x0000_0000,
         flash: 1024 * KIB,
@@ -150,7 +144,6 @@ pub const BOARDS: &[Board] = &[
         name: "netduinoplus2",
         part: "STM32F405RG (Netduino Plus 2; an STM32F4 Discovery's F407 is its sibling), 1 MiB flash, 128 KiB SRAM",
         core: "Cortex-M4F",
-        fpu: true,
         clock_mhz: 168,
         flash_base: 0x0800_0000,
         flash: 1024 * KIB,
@@ -175,7 +168,6 @@ pub const BOARDS: &[Board] = &[
         name: "rp2040",
         part: "Raspberry Pi RP2040 (Pico: 2 MiB external QSPI flash), 264 KiB SRAM",
         core: "Cortex-M0+ (dual, no FPU)",
-        fpu: false,
         clock_mhz: 133,
         flash_base: 0x1000_0000,
         flash: 2 * 1024 * KIB,
@@ -192,7 +184,6 @@ pub const BOARDS: &[Board] = &[
         name: "mps2-an386",
         part: "Arm MPS2 AN386 (the QEMU machine): 4 MiB code SSRAM used as flash, 4 MiB RAM",
         core: "Cortex-M4F",
-        fpu: true,
         clock_mhz: 25,
         flash_base: 0x0000_0000,
         flash: 4 * 1024 * KIB,
@@ -217,7 +208,6 @@ pub const BOARDS: &[Board] = &[
         name: "sifive_e",
         part: "SiFive FE310 (HiFive1): XIP flash from 0x2000_0000, programs from 0x2040_0000, 16 KiB RAM",
         core: "RV32IMAC (no FPU)",
-        fpu: false,
         clock_mhz: 320,
         // The mask ROM jumps to 0x2040_0000; the flash below it is the boot loader's.
         flash_base: 0x2040_0000,
