@@ -396,7 +396,8 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                 let units = hc.len();
                 for (j, z) in gates.iter_mut().enumerate() {
                     let (first, z) = (j * h + n * CHUNK, &mut z[..units]);
-                    // z = b + W_ih x (one-hot: b + the column), + W_hh h: saturating adds in this order.
+                    // z = b + W_ih x (one-hot: b + the column), + W_hh h: saturating adds in this
+                    // order; the first layer's b from the cache where the target keeps one.
                     let cached = bias0.first().filter(|_| l == 0);
                     let bias = layer.bias.get(4 * first..4 * (first + units));
                     let bias = bias.unwrap_or_default();
