@@ -244,12 +244,12 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
         }
         let (h, v) = (self.model.desc.dims.hidden as usize, self.vocab());
         let Scratch { bias0, b_out, .. } = &mut self.scratch;
+        let bias = self
+            .model
+            .layers
+            .first()
+            .map_or(&[][..], |layer| layer.bias);
         for gates in bias0.iter_mut() {
-            let bias = self
-                .model
-                .layers
-                .first()
-                .map_or(&[][..], |layer| layer.bias);
             for (j, gate) in gates.iter_mut().enumerate() {
                 let bias = bias.get(4 * j * h..4 * (j + 1) * h);
                 set_bias(bias.unwrap_or_default(), &mut gate[..h]);
@@ -403,13 +403,12 @@ impl<'m, 'a, const H: usize, const V: usize, const L: usize> Generator<'m, 'a, H
                     let bias = bias.unwrap_or_default();
                     match cached.and_then(|b| b[j].get(n * CHUNK..n * CHUNK + units)) {
                         Some(cached) => layer.w_ih.bias_plus_column(cached, first, token.id(), z),
-                        None if l == 0 => {
-                            set_bias(bias, z);
-                            layer.w_ih.add_column(first, token.id(), z);
-                        }
                         None => {
                             set_bias(bias, z);
-                            layer.w_ih.add_scaled_dots(first, below, z, sums);
+                            match l {
+                                0 => layer.w_ih.add_column(first, token.id(), z),
+                                _ => layer.w_ih.add_scaled_dots(first, below, z, sums),
+                            }
                         }
                     }
                     layer.w_hh.add_scaled_dots(first, hidden, z, sums);

@@ -187,10 +187,7 @@ impl<'a> Matrix<'a> {
             z.copy_from_slice(bias);
             return self.add_column(first, col, z);
         }
-        let rows = q.get(first * stride..).unwrap_or_default();
-        let column = rows
-            .chunks_exact(stride)
-            .map(|row| row.get(col).map_or(0, |&q| q as i8 as i32));
+        let column = column(q, stride, first, col);
         for ((z, (&b, s)), q) in z.iter_mut().zip(bias.iter().zip(words(scales))).zip(column) {
             *z = b.saturating_add(mul_f32(q, s, Z_FRAC));
         }
@@ -212,15 +209,20 @@ impl<'a> Matrix<'a> {
         if col >= stride {
             return;
         }
-        // Row by row from `first` on, the weight at `col`.
-        let rows = q.get(first * stride..).unwrap_or_default();
-        let column = rows
-            .chunks_exact(stride)
-            .map(|row| row.get(col).map_or(0, |&q| q as i8 as i32));
+        let column = column(q, stride, first, col);
         for ((z, s), q) in z.iter_mut().zip(words(scales)).zip(column) {
             *z = z.saturating_add(mul_f32(q, s, Z_FRAC));
         }
     }
+}
+
+/// The int8 weights at column `col` of the rows from `first` on (row-major, `stride` per row),
+/// row by row; 0 for a `col` past the row.
+#[inline(always)]
+fn column(q: &[u8], stride: usize, first: usize, col: usize) -> impl Iterator<Item = i32> + '_ {
+    let rows = q.get(first * stride..).unwrap_or_default();
+    rows.chunks_exact(stride)
+        .map(move |row| row.get(col).map_or(0, |&q| q as i8 as i32))
 }
 
 /// `mul_f32(sum, s, 16 - 15)`: a row's dot product in Q16.16. Out of line on ARMv6-M, where

@@ -223,7 +223,7 @@ pub const BOARDS: &[Board] = &[
             vocab: 96,
             layers: 2,
             ram_bytes: 13_056,
-            code_bytes: 58_860,
+            code_bytes: 58_840,
             instructions_per_char: 342_927,
             instructions_budget: 400_000,
         }),
